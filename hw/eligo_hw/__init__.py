@@ -1,0 +1,1 @@
+"""Amaranth hardware of the eligo accelerator, elaborated from ``eligo.config``."""

@@ -1,0 +1,21 @@
+"""Verilog export with the conventions every bench and build relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+
+def flat_ports(component: wiring.Component) -> dict:
+    """Port names joined with '_' (``s_axil_awaddr``), the form cocotbext-axi finds by prefix."""
+    return {"_".join(map(str, path)): (value, None) for path, _, value in component.signature.flatten(component)}
+
+
+def write_verilog(component: wiring.Component, name: str, path: Path) -> Path:
+    """Convert ``component`` to ``path`` as module ``name``, without host-specific source paths."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = verilog.convert(component, name=name, ports=flat_ports(component), emit_src=False)
+    path.write_text(text)
+    return path

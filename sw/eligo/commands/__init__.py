@@ -1,0 +1,1 @@
+"""Sub-commands of the ``eligo`` CLI, one module each (see ``eligo.cli``)."""
