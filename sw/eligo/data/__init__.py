@@ -1,0 +1,10 @@
+"""Event data: real file formats, transforms, embedded generated sets, and chip streams.
+
+Everything a learning rule or the chip consumes goes through ``SpikeDataset``
+(binned spikes ``[N, T, n_inputs]`` and labels); ``load_dataset`` is the one
+entry point by name.
+"""
+
+from eligo.data.dataset import DATASETS, SpikeDataset, load_dataset, register_dataset
+
+__all__ = ["DATASETS", "SpikeDataset", "load_dataset", "register_dataset"]
