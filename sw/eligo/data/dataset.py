@@ -24,7 +24,7 @@ class SpikeDataset:
     def __post_init__(self) -> None:
         if self.spikes.dim() != 3:
             raise ValueError(f"{self.name}: spikes must be [N, T, n_inputs], got shape {tuple(self.spikes.shape)}")
-        if self.spikes.dtype != torch.uint8 or int(self.spikes.max(initial=0) if self.spikes.numel() else 0) > 1:
+        if self.spikes.dtype != torch.uint8 or (self.spikes.numel() and int(self.spikes.max()) > 1):
             raise ValueError(f"{self.name}: spikes must be uint8 with values 0/1")
         if self.labels.shape != (self.spikes.shape[0],):
             raise ValueError(f"{self.name}: {self.labels.shape[0]} labels for {self.spikes.shape[0]} samples")
