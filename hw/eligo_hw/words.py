@@ -1,0 +1,68 @@
+"""Decoder of the 32-bit event words defined in ``eligo.words``.
+
+Good words pass through as commands; a word with a reserved opcode or an
+EVENT address the chip does not have is consumed, counted, and raises the
+sticky error flag. Nothing is dropped without being counted.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from eligo.words import OPCODE_SHIFT, PAYLOAD_BITS, Opcode
+
+
+class Kind(enum.Enum, shape=32 - OPCODE_SHIFT):
+    EVENT = Opcode.EVENT.value
+    TICK = Opcode.TICK.value
+    LABEL = Opcode.LABEL.value
+    END = Opcode.END.value
+
+
+Command = data.StructLayout({"payload": PAYLOAD_BITS, "kind": Kind})
+
+
+def saturating_increment(m: Module, counter, condition) -> None:
+    """Count ``condition`` cycles in ``counter`` without ever wrapping."""
+    with m.If(condition & (counter != (1 << len(counter)) - 1)):
+        m.d.sync += counter.eq(counter + 1)
+
+
+class WordDecoder(wiring.Component):
+    """Check event words against the opcode set and ``n_inputs``; count what is rejected."""
+
+    def __init__(self, n_inputs: int, counter_bits: int = 32):
+        self.n_inputs = n_inputs
+        super().__init__({
+            "words": In(stream.Signature(32)),
+            "commands": Out(stream.Signature(Command)),
+            "bad_opcodes": Out(counter_bits),
+            "bad_addresses": Out(counter_bits),
+            "error": Out(1),
+            "clear": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        word = self.words.payload
+        word_as_command = Command(word)
+        known_opcode = word_as_command.kind.as_value().matches(*(k.value for k in Kind))
+        bad_address = (word_as_command.kind == Kind.EVENT) & (word_as_command.payload >= self.n_inputs)
+        good = known_opcode & ~bad_address
+
+        m.d.comb += [
+            self.commands.payload.eq(word),
+            self.commands.valid.eq(self.words.valid & good),
+            # Rejected words are taken at once so a bad word never stalls the stream.
+            self.words.ready.eq(self.commands.ready | ~good),
+        ]
+        rejected = self.words.valid & ~good
+        saturating_increment(m, self.bad_opcodes, rejected & ~known_opcode)
+        saturating_increment(m, self.bad_addresses, rejected & known_opcode)
+        with m.If(rejected):
+            m.d.sync += self.error.eq(1)
+        with m.If(self.clear):
+            m.d.sync += [self.error.eq(0), self.bad_opcodes.eq(0), self.bad_addresses.eq(0)]
+        return m
