@@ -1,0 +1,167 @@
+"""``eligo train``: train a network with one learning rule; writes ``log.json`` and ``accuracy.png``.
+
+A backend is a function ``train_<backend>(args, dataset_train, dataset_test, progress) -> history``
+listed in ``BACKENDS``; the history is ``{"initial": {...}, "epochs": [{"epoch", "train_loss",
+"test_loss", "test_accuracy"}, ...]}`` plus anything the backend adds. The log and the plot are
+written by the shared code below, whatever the backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+RULE_NAMES = ("bptt", "stllr", "tess", "tp", "ttbptt")
+EXIT_FAILURE, EXIT_USAGE = 1, 2
+
+
+def _factors(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"factors must be four numbers, got {text!r}") from None
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"factors must be λ_post,λ_pre,α_post,α_pre (four numbers), got {text!r}")
+    return values
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"input shape must be C,H,W with positive integers, got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a spiking network with a learning rule (JSON log + accuracy plot)")
+    p.add_argument("--backend", default="float", help="float (PyTorch reference, default)")
+    p.add_argument("--rule", choices=RULE_NAMES, default="stllr", help="learning rule (default stllr)")
+    p.add_argument("--dataset", default="patterns", help="registered data set name (default patterns)")
+    p.add_argument("--time-steps", type=int, default=None, help="passed to the data set loader as time_steps")
+    p.add_argument("--samples", type=int, default=None, help="passed to the data set loader as n_samples")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/train"), help="directory for log.json and accuracy.png")
+    p.add_argument("--hidden", default="128", help="hidden layers, e.g. 128 or 128,64 or c8k3s2,128")
+    p.add_argument("--input-shape", type=_shape, default=None, help="C,H,W of the inputs, needed by conv layers")
+    p.add_argument("--recurrent", action="store_true", help="recurrent weights in every hidden layer")
+    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--update-every", choices=("step", "window", "sample"), default=None,
+                   help="when updates are applied (default: the rule's own)")
+    p.add_argument("--window", type=int, default=1, help="steps per update window for --update-every window")
+    p.add_argument("--learn-from", type=int, default=0, help="T_l: first time step with a learning signal")
+    p.add_argument("--beta", type=float, default=0.875, help="membrane decay")
+    p.add_argument("--threshold", type=float, default=1.0)
+    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    p.add_argument("--surrogate", choices=("triangle", "fast_sigmoid", "inverse_square"), default="triangle")
+    p.add_argument("--readout-beta", type=float, default=0.0, help="leak of the integrator readout")
+    p.add_argument("--factors", type=_factors, default=None, help="S-TLLR/TESS λ_post,λ_pre,α_post,α_pre")
+    p.add_argument("--signal", choices=("bp", "dfa", "sdfa"), default="bp", help="S-TLLR learning signal")
+    p.add_argument("--basis", choices=("sin", "counter"), default="sin", help="TESS square-wave projection")
+    p.add_argument("--trace-beta", type=float, default=0.875, help="TP trace decay")
+    p.add_argument("--truncation", type=int, default=5, help="truncated local BPTT: segment length k")
+    p.add_argument("--block-size", type=int, default=1, help="truncated local BPTT: layers per block")
+    p.set_defaults(func=run)
+
+
+def rule_hyper(args) -> dict:
+    """The rule's keyword arguments from the command line (only those the rule takes)."""
+    hyper = {"lr": args.lr, "optimizer": args.optimizer, "window": args.window, "learn_from": args.learn_from}
+    if args.update_every:
+        hyper["update_every"] = args.update_every
+    if args.rule in ("stllr", "tess") and args.factors:
+        hyper.update(zip(("lambda_post", "lambda_pre", "alpha_post", "alpha_pre"), args.factors))
+    if args.rule == "stllr":
+        hyper.update(signal=args.signal, seed=args.seed)
+    elif args.rule == "tess":
+        hyper["basis"] = args.basis
+    elif args.rule == "tp":
+        hyper.update(trace_beta=args.trace_beta, seed=args.seed)
+    elif args.rule == "ttbptt":
+        hyper.update(truncation=args.truncation, block_size=args.block_size, seed=args.seed)
+        hyper.pop("window")
+    return hyper
+
+
+def train_float(args, dataset_train, dataset_test, progress) -> dict:
+    """The PyTorch float reference."""
+    import torch
+
+    from eligo.rules import make_rule
+    from eligo.rules.fit import fit
+    from eligo.snn import LIFParams, Surrogate, build_network, parse_hidden
+
+    torch.manual_seed(args.seed)
+    lif = LIFParams(beta=args.beta, threshold=args.threshold, reset=args.reset, surrogate=Surrogate(args.surrogate))
+    network = build_network(dataset_train.n_inputs, parse_hidden(args.hidden), dataset_train.n_classes, lif=lif,
+                            recurrent=args.recurrent, readout_beta=args.readout_beta, input_shape=args.input_shape,
+                            seed=args.seed)
+    rule = make_rule(args.rule, network, **rule_hyper(args))
+    return fit(rule, dataset_train, dataset_test, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+               progress=progress)
+
+
+BACKENDS = {"float": train_float}
+
+
+def write_log(out: Path, args, history: dict) -> Path:
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    path = out / "log.json"
+    path.write_text(json.dumps({"settings": settings, "history": history}, indent=2))
+    return path
+
+
+def plot_accuracy(out: Path, history: dict, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [0] + [e["epoch"] for e in history["epochs"]]
+    accuracy = [history["initial"]["test_accuracy"]] + [e["test_accuracy"] for e in history["epochs"]]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(epochs, accuracy, marker="o")
+    ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = out / "accuracy.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from eligo.data import load_dataset
+
+    backend = BACKENDS.get(args.backend)
+    if backend is None:
+        print(f"eligo train: unknown backend {args.backend!r}; known: {', '.join(BACKENDS)}", file=sys.stderr)
+        return EXIT_USAGE
+    options = {k: v for k, v in (("time_steps", args.time_steps), ("n_samples", args.samples)) if v is not None}
+    try:
+        train = load_dataset(args.dataset, "train", seed=args.seed, **options)
+        test = load_dataset(args.dataset, "test", seed=args.seed, **options)
+    except (ValueError, TypeError) as exc:
+        print(f"eligo train: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    batches = -(-len(train) // max(args.batch_size, 1))
+    with tqdm(total=args.epochs * batches, desc=f"{args.rule} on {args.dataset}", unit="batch",
+              disable=not sys.stderr.isatty()) as progress:
+        try:
+            history = backend(args, train, test, progress)
+        except ValueError as exc:
+            print(f"eligo train: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = write_log(args.out, args, history)
+    plot_accuracy(args.out, history, f"{args.rule} on {args.dataset} ({args.backend})")
+    final = history["epochs"][-1]
+    print(f"{args.rule} on {args.dataset}: test accuracy {final['test_accuracy']:.3f} after {args.epochs} "
+          f"epoch(s); log {log}")
+    return 0
