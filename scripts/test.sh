@@ -17,5 +17,5 @@ run_pytest() {
 }
 
 eligo doctor
-run_pytest "fast suite" -m "not slow" -n "${ELIGO_TEST_WORKERS:-2}" "$@"
-run_pytest "slow suite (synthesis, long simulations)" -m slow "$@"
+run_pytest "fast suite" -v -m "not slow" -n "${ELIGO_TEST_WORKERS:-2}" "$@"
+run_pytest "slow suite (synthesis, long simulations)" -v -m slow "$@"

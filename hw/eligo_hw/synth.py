@@ -13,6 +13,7 @@ from pathlib import Path
 
 from amaranth.build.plat import Platform
 from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.lib import io
 
 from eligo.config import NeuronFormat
 from eligo.toolchain import configure_environment
@@ -80,8 +81,7 @@ class NeuronTracerTop(Elaboratable):
             neuron.current.eq(lfsr[: self.fmt.input_bits].as_signed()),
             neuron.step.eq(lfsr[31]),
         ]
-        m.d.comb += [
-            platform.request("led", 0).o.eq(neuron.spike),
-            platform.request("led", 1).o.eq(neuron.membrane.xor()),
-        ]
+        for index, value in enumerate((neuron.spike, neuron.membrane.xor())):
+            m.submodules[f"led{index}"] = led = io.Buffer("o", platform.request("led", index, dir="-"))
+            m.d.comb += led.o.eq(value)
         return m
