@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,7 +45,7 @@ class NeuronFormat:
     membrane_bits: int = 16
     input_bits: int = 16
     leak_shift: int = 3
-    threshold: int = 64
+    threshold: int = 128
     reset: Literal["subtract", "zero"] = "subtract"
 
     def __post_init__(self) -> None:
@@ -90,6 +91,199 @@ class NetworkShape:
 
 
 @dataclass(frozen=True)
+class TraceFormat:
+    """Unsigned saturating traces: pre-synaptic q (of input spikes) and post-synaptic h (of Psi).
+
+    Both decay as floor(lambda * trace). ``decay`` says how lambda is encoded:
+    'shift' -> lambda = 1 - 2**-k (k = ``pre_decay``/``post_decay``), built as
+    ``t - ceil(t / 2**k)`` so a trace always decays to zero; 'multiply' ->
+    lambda = m / 2**``decay_frac_bits`` (m = ``pre_decay``/``post_decay``).
+    A presynaptic spike adds ``pre_increment`` (the float trace's 1.0).
+    """
+
+    bits: int = 8
+    decay: Literal["shift", "multiply"] = "shift"
+    pre_decay: int = 2
+    post_decay: int = 1
+    decay_frac_bits: int = 8
+    pre_increment: int = 32
+
+    def __post_init__(self) -> None:
+        _require(2 <= self.bits <= 16, f"trace bits must be in 2..16, got {self.bits}")
+        _require(self.decay in ("shift", "multiply"), f"trace decay must be 'shift' or 'multiply', got {self.decay!r}")
+        if self.decay == "shift":
+            for name in ("pre_decay", "post_decay"):
+                k = getattr(self, name)
+                _require(0 <= k <= self.bits, f"{name} (a shift) must be in 0..{self.bits}, got {k}")
+        else:
+            _require(1 <= self.decay_frac_bits <= 16, f"decay_frac_bits must be in 1..16, got {self.decay_frac_bits}")
+            for name in ("pre_decay", "post_decay"):
+                m = getattr(self, name)
+                _require(0 <= m < (1 << self.decay_frac_bits),
+                         f"{name} (a multiplier) must be in 0..{(1 << self.decay_frac_bits) - 1}, got {m}")
+        _require(1 <= self.pre_increment <= self.max_value,
+                 f"pre_increment must be in 1..{self.max_value}, got {self.pre_increment}")
+
+    @property
+    def max_value(self) -> int:
+        return unsigned_range(self.bits)[1]
+
+    def decay_factor(self, code: int) -> float:
+        """The float lambda one decay code stands for."""
+        if self.decay == "shift":
+            return 1.0 - 2.0 ** -code if code else 0.0
+        return code / (1 << self.decay_frac_bits)
+
+    @property
+    def pre_lambda(self) -> float:
+        return self.decay_factor(self.pre_decay)
+
+    @property
+    def post_lambda(self) -> float:
+        return self.decay_factor(self.post_decay)
+
+
+def triangle_psi(scale: float = 0.3, entries: int = 8, frac_bits: int = 6) -> tuple[int, ...]:
+    """Psi table of the triangle scale * max(0, 1 - |v - theta| / width), sampled at bin centres,
+    in units of 2**-frac_bits (width = entries << index_shift membrane LSBs)."""
+    return tuple(round(scale * (1 << frac_bits) * (1.0 - (i + 0.5) / entries)) for i in range(entries))
+
+
+def exp_table(entries: int = 40, frac_bits: int = 8, step: float = 0.125) -> tuple[int, ...]:
+    """Softmax numerators: entry d stands for exp(-d * step), in units of 2**-frac_bits (entry 0 = 1.0)."""
+    return tuple(round((1 << frac_bits) * math.exp(-d * step)) for d in range(entries))
+
+
+@dataclass(frozen=True)
+class PsiTable:
+    """Secondary activation Psi(v) as a lookup on d = |v - threshold| >> ``index_shift``.
+
+    ``values[d]`` for d < len(values), 0 beyond: a triangle, an exponential or
+    any even shape fits, with one subtract, one shift and a small ROM. A value
+    stands for the float Psi ``value / 2**frac_bits``.
+    """
+
+    index_shift: int = 4
+    values: tuple[int, ...] = triangle_psi()
+    bits: int = 5
+    frac_bits: int = 6
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(self.values))
+        _require(0 <= self.index_shift <= 16, f"psi index_shift must be in 0..16, got {self.index_shift}")
+        _require(1 <= len(self.values) <= 256, f"psi table must have 1..256 entries, got {len(self.values)}")
+        _require(1 <= self.bits <= 16, f"psi bits must be in 1..16, got {self.bits}")
+        _require(0 <= self.frac_bits <= 16, f"psi frac_bits must be in 0..16, got {self.frac_bits}")
+        hi = unsigned_range(self.bits)[1]
+        bad = [v for v in self.values if not 0 <= v <= hi]
+        _require(not bad, f"psi values must be in 0..{hi} ({self.bits} bits), got {bad}")
+
+    @property
+    def support(self) -> int:
+        """Psi is zero from |v - threshold| >= support on."""
+        return len(self.values) << self.index_shift
+
+
+@dataclass(frozen=True)
+class ReadoutFormat:
+    """Non-spiking leaky-integrator readout: logits m <- sat(m - (m >> leak_shift) + I), 0 = no memory.
+
+    Its pre trace (of the last hidden layer's spikes) decays with ``pre_decay``
+    in the encoding of ``TraceFormat``; the class score is the sum of the
+    logits over the sample, saturated to ``score_bits``.
+    """
+
+    leak_shift: int = 0
+    pre_decay: int = 0
+    score_bits: int = 24
+
+    def __post_init__(self) -> None:
+        _require(self.leak_shift >= 0, f"readout leak_shift must be >= 0, got {self.leak_shift}")
+        _require(self.pre_decay >= 0, f"readout pre_decay must be >= 0, got {self.pre_decay}")
+        _require(8 <= self.score_bits <= 48, f"readout score_bits must be in 8..48, got {self.score_bits}")
+
+
+@dataclass(frozen=True)
+class LfsrFormat:
+    """Stochastic-rounding noise: one Galois LFSR per lane, stepped once per weight word updated.
+
+    Step: ``s = (s >> 1) ^ (taps if s & 1 else 0)``; ``taps`` must give a
+    maximal-length sequence. Lane l starts ``l * period // lanes`` steps after
+    ``seed`` along that sequence, so lanes never overlap within a period.
+    """
+
+    bits: int = 16
+    taps: int = 0xB400
+    seed: int = 0xACE1
+
+    def __post_init__(self) -> None:
+        _require(2 <= self.bits <= 24, f"lfsr bits must be in 2..24, got {self.bits}")
+        hi = unsigned_range(self.bits)[1]
+        _require(0 < self.taps <= hi and self.taps >> (self.bits - 1) == 1,
+                 f"lfsr taps 0x{self.taps:x} must have bit {self.bits - 1} set and fit in {self.bits} bits")
+        _require(0 < self.seed <= hi, f"lfsr seed must be in 1..{hi}, got {self.seed}")
+
+    @property
+    def period(self) -> int:
+        return (1 << self.bits) - 1
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """Which rule trains the chip, and its integer constants.
+
+    Errors e = error_unit * (y - softmax(z)) come from one integer softmax
+    block (exp table + divider): at the readout z = the logits; for 'tess' each
+    hidden layer also forms its own z_k = sum_i B[k, i] s_i. B is a +-1 square
+    wave from counters. Hidden signal L_i = sat(sum_k B[k, i] e_k) with e the
+    readout error ('stllr', sign-DFA by square wave) or the layer's own
+    ('tess'). Updates, with stochastic rounding:
+    readout dW = e_k * q_j >> lr_shift;
+    hidden  dW = L_i * (Psi_i * q_j + alpha_post * h_i[t-1] * x_j) >> lr_shift_hidden.
+    Learning runs on steps t >= ``learn_start_step`` of a labelled sample.
+    """
+
+    rule: Literal["stllr", "tess"] = "stllr"
+    signal_bits: int = 8
+    error_unit: int = 64
+    alpha_post: int = 0
+    lr_shift: int = 10
+    learn_start_step: int = 0
+    square_half_period_base: int = 1
+    square_half_period_step: int = 1
+    exp_values: tuple[int, ...] = exp_table()
+    readout_softmax_shift: int = 4
+    tess_softmax_shift: int = 4
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exp_values", tuple(self.exp_values))
+        _require(self.rule in ("stllr", "tess"), f"rule must be 'stllr' or 'tess', got {self.rule!r}")
+        _require(2 <= self.signal_bits <= 16, f"signal_bits must be in 2..16, got {self.signal_bits}")
+        _require(1 <= self.error_unit <= self.signal_range[1],
+                 f"error_unit must be in 1..{self.signal_range[1]}, got {self.error_unit}")
+        _require(self.alpha_post in (-1, 0, 1), f"alpha_post must be -1, 0 or 1, got {self.alpha_post}")
+        _require(0 <= self.lr_shift <= 24, f"lr_shift must be in 0..24, got {self.lr_shift}")
+        _require(self.learn_start_step >= 0, f"learn_start_step must be >= 0, got {self.learn_start_step}")
+        _require(self.square_half_period_base >= 1,
+                 f"square_half_period_base must be >= 1, got {self.square_half_period_base}")
+        _require(self.square_half_period_step >= 0,
+                 f"square_half_period_step must be >= 0, got {self.square_half_period_step}")
+        _require(1 <= len(self.exp_values) <= 256, f"exp table must have 1..256 entries, got {len(self.exp_values)}")
+        _require(self.exp_values[0] > 0 and all(0 <= v <= 0xFFFF for v in self.exp_values),
+                 f"exp values must be 16-bit unsigned with a non-zero first entry, got {self.exp_values}")
+        for name in ("readout_softmax_shift", "tess_softmax_shift"):
+            _require(0 <= getattr(self, name) <= 16, f"{name} must be in 0..16, got {getattr(self, name)}")
+
+    @property
+    def signal_range(self) -> tuple[int, int]:
+        return signed_range(self.signal_bits)
+
+    def square_half_period(self, k: int) -> int:
+        """Half period, in neurons, of class k's square wave."""
+        return self.square_half_period_base + k * self.square_half_period_step
+
+
+@dataclass(frozen=True)
 class AcceleratorConfig:
     """Elaboration-time parameters of one accelerator, shared by model, RTL and driver."""
 
@@ -98,6 +292,11 @@ class AcceleratorConfig:
     lanes: int = 16
     weight_bits: int = 8
     clock_hz: int = 50_000_000
+    traces: TraceFormat = field(default_factory=TraceFormat)
+    psi: PsiTable = field(default_factory=PsiTable)
+    readout: ReadoutFormat = field(default_factory=ReadoutFormat)
+    learning: LearningConfig = field(default_factory=LearningConfig)
+    lfsr: LfsrFormat = field(default_factory=LfsrFormat)
 
     def __post_init__(self) -> None:
         _require(self.lanes >= 1 and self.lanes & (self.lanes - 1) == 0,
@@ -107,10 +306,57 @@ class AcceleratorConfig:
         for n in self.network.layer_sizes[1:]:
             _require(n % self.lanes == 0 or n < self.lanes,
                      f"layer size {n} must be a multiple of lanes={self.lanes} (or smaller than it)")
+        _require(self.lr_shift_hidden <= self.lfsr.bits,
+                 f"lr_shift + psi.frac_bits = {self.lr_shift_hidden} must be <= lfsr.bits={self.lfsr.bits} "
+                 "(the rounding noise is that wide)")
+        if self.traces.decay == "shift":
+            _require(self.readout.pre_decay <= self.traces.bits,
+                     f"readout pre_decay (a shift) must be in 0..{self.traces.bits}, got {self.readout.pre_decay}")
+        else:
+            _require(self.readout.pre_decay < (1 << self.traces.decay_frac_bits),
+                     f"readout pre_decay (a multiplier) must be below {1 << self.traces.decay_frac_bits}")
 
     @property
     def weight_range(self) -> tuple[int, int]:
         return signed_range(self.weight_bits)
+
+    @property
+    def accumulator_bits(self) -> tuple[int, ...]:
+        """Per layer: width of the input-current sum that cannot overflow (weight_bits + ceil(log2 fan_in) + 1)."""
+        return tuple(self.weight_bits + max(fan_in - 1, 0).bit_length() + 1
+                     for fan_in in self.network.layer_sizes[:-1])
+
+    @property
+    def groups(self) -> tuple[int, ...]:
+        """Per layer: memory words per input row (a word holds ``lanes`` weights of consecutive neurons)."""
+        return tuple(-(-n // self.lanes) for n in self.network.layer_sizes[1:])
+
+    @property
+    def lr_shift_hidden(self) -> int:
+        """Hidden layers shift psi.frac_bits more, so one float learning rate holds for every layer."""
+        return self.learning.lr_shift + self.psi.frac_bits
+
+    @property
+    def update_product_bits(self) -> int:
+        """Signed width of L * (Psi * q + h * x) before the learning-rate shift; cannot overflow."""
+        causal = self.learning.signal_bits + self.psi.bits + self.traces.bits  # signed x unsigned x unsigned
+        return max(causal, self.learning.signal_bits + self.traces.bits) + 1
+
+    @property
+    def readout_neuron(self) -> NeuronFormat:
+        """The readout integrates like a neuron of the same widths, with its own leak, and never fires."""
+        return dataclasses.replace(self.neuron, leak_shift=self.readout.leak_shift)
+
+    @property
+    def float_learning_rate(self) -> float:
+        """The plain-SGD learning rate of the float rule this integer update stands for.
+
+        Float units: weight = w / threshold, trace = q / pre_increment, Psi = value / 2**psi.frac_bits,
+        error = e / error_unit; readout dW = e q >> lr_shift gives lr = error_unit * pre_increment /
+        (threshold * 2**lr_shift), and the hidden layers' extra psi.frac_bits make theirs the same.
+        """
+        return (self.learning.error_unit * self.traces.pre_increment
+                / (self.neuron.threshold * 2.0 ** self.learning.lr_shift))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -145,4 +391,9 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
 _NESTED: dict[tuple[type, str], type] = {
     (AcceleratorConfig, "network"): NetworkShape,
     (AcceleratorConfig, "neuron"): NeuronFormat,
+    (AcceleratorConfig, "traces"): TraceFormat,
+    (AcceleratorConfig, "psi"): PsiTable,
+    (AcceleratorConfig, "readout"): ReadoutFormat,
+    (AcceleratorConfig, "learning"): LearningConfig,
+    (AcceleratorConfig, "lfsr"): LfsrFormat,
 }

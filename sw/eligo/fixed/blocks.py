@@ -1,0 +1,127 @@
+"""Per-block functions of the datapath; each is the scoreboard of one RTL block.
+
+Everything is int64 torch tensors, with explicit saturation where the
+hardware saturates. ``docs/fixed-point.md`` states the formats and the order.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from eligo.config import AcceleratorConfig, LearningConfig, PsiTable, TraceFormat
+from eligo.fixed.arith import saturate, shift_right
+from eligo.fixed.lfsr import lane_states
+
+
+def integrate_events(spikes: torch.Tensor, weights: torch.Tensor, accumulator_bits: int) -> torch.Tensor:
+    """Input current of every neuron: the sum of the weight rows of the inputs that spiked.
+
+    The accumulator is wide enough never to overflow, so the sum is
+    order-independent. The model sums with a float matmul, which is exact
+    because every partial sum is an integer below 2**accumulator_bits <= 2**24
+    (float32) or 2**53 (float64).
+    """
+    dtype = torch.float32 if accumulator_bits <= 24 else torch.float64
+    return (spikes.to(dtype) @ weights.to(dtype)).to(torch.int64)
+
+
+def decay_trace(trace: torch.Tensor, code: int, fmt: TraceFormat) -> torch.Tensor:
+    """floor(lambda * trace): 'shift' as t - ceil(t / 2**k) (reaches 0), 'multiply' as (t * m) >> frac."""
+    if fmt.decay == "shift":
+        return trace - shift_right(trace + ((1 << code) - 1), code)
+    return shift_right(trace * code, fmt.decay_frac_bits)
+
+
+def update_pre_trace(trace: torch.Tensor, spikes: torch.Tensor, code: int, fmt: TraceFormat) -> torch.Tensor:
+    """q <- min(floor(lambda q) + pre_increment * x, max): the trace includes this step's spike.
+
+    ``code`` is the decay code: ``fmt.pre_decay`` for LIF layers, ``readout.pre_decay`` for the readout.
+    """
+    return (decay_trace(trace, code, fmt) + fmt.pre_increment * spikes).clamp(max=fmt.max_value)
+
+
+def update_post_trace(trace: torch.Tensor, psi: torch.Tensor, fmt: TraceFormat) -> torch.Tensor:
+    """h <- min(floor(lambda_post h) + Psi, max)."""
+    return (decay_trace(trace, fmt.post_decay, fmt) + psi).clamp(max=fmt.max_value)
+
+
+def psi_lookup(integrated: torch.Tensor, threshold: int, table: PsiTable) -> torch.Tensor:
+    """Psi of the membrane before reset: values[|v - threshold| >> index_shift], 0 past the table."""
+    index = shift_right((integrated - threshold).abs(), table.index_shift)
+    values = torch.tensor(table.values + (0,), dtype=torch.int64)
+    return values[index.clamp(max=len(table.values))]
+
+
+def softmax_error(logits: torch.Tensor, label: int, shift: int, learning: LearningConfig) -> torch.Tensor:
+    """Integer error_unit * (y - softmax(z)) for one sample's logits [C], with an exp table and one divider.
+
+    d_k = (max z - z_k) >> shift; E_k = exp_values[d_k] (0 past the table);
+    p_k = round(error_unit * E_k / sum E) (half up: (2 u E_k + S) // 2S);
+    e_k = error_unit * y_k - p_k.
+    """
+    table = torch.tensor(learning.exp_values + (0,), dtype=torch.int64)
+    index = shift_right(logits.max(dim=-1, keepdim=True).values - logits, shift)
+    numerators = table[index.clamp(max=len(learning.exp_values))]
+    total = numerators.sum(dim=-1, keepdim=True)
+    probabilities = torch.div(2 * learning.error_unit * numerators + total, 2 * total, rounding_mode="floor")
+    target = torch.zeros_like(logits)
+    target[..., label] = learning.error_unit
+    return target - probabilities
+
+
+def square_wave(n_classes: int, n_neurons: int, learning: LearningConfig) -> torch.Tensor:
+    """B[k, i] = +1 / -1 as bit 0 of (i // half_period_k): one counter per class, stepped per neuron."""
+    neuron = torch.arange(n_neurons, dtype=torch.int64)
+    half = torch.tensor([learning.square_half_period(k) for k in range(n_classes)], dtype=torch.int64)
+    return 1 - 2 * ((neuron[None, :] // half[:, None]) & 1)
+
+
+def project_signal(projection: torch.Tensor, error: torch.Tensor, learning: LearningConfig) -> torch.Tensor:
+    """Hidden learning signal L_i = sat(sum_k B[k, i] e_k): additions only, saturated to signal_bits."""
+    return saturate(error @ projection, learning.signal_bits)
+
+
+def stochastic_shift(product: torch.Tensor, noise: torch.Tensor, shift: int) -> torch.Tensor:
+    """floor((product + r) / 2**shift), r = the low ``shift`` bits of the LFSR state: unbiased rounding."""
+    return shift_right(product + (noise & ((1 << shift) - 1)), shift)
+
+
+def update_word(word: torch.Tensor, causal: torch.Tensor, noncausal: torch.Tensor, pre_trace: int, pre_spike: int,
+                noise: torch.Tensor, lr_shift: int, weight_bits: int) -> torch.Tensor:
+    """New value of one memory word of P weights (one input j, P consecutive neurons).
+
+    dW_l = (causal_l * q_j + noncausal_l * x_j + r_l) >> lr_shift, then saturate
+    to weight_bits; ``causal`` is L*Psi (or L at the readout), ``noncausal`` is
+    alpha_post*L*h[t-1], ``noise`` the lanes' LFSR states for this word.
+    """
+    product = causal * pre_trace + noncausal * pre_spike
+    return saturate(word + stochastic_shift(product, noise, lr_shift), weight_bits)
+
+
+def update_layer(words: torch.Tensor, causal: torch.Tensor, noncausal: torch.Tensor, pre_trace: torch.Tensor,
+                 pre_spikes: torch.Tensor, lr_shift: int, cfg: AcceleratorConfig,
+                 lfsr_steps: int) -> tuple[torch.Tensor, int]:
+    """Update a layer's weight memory in place, as the datapath does; returns (words, LFSR steps so far).
+
+    ``words`` is [n_in, groups, lanes] (address = j * groups + g). A word is
+    visited iff q_j != 0 and its group has a lane with a non-zero causal or
+    non-causal factor; visits go row j ascending, then group g ascending, and
+    every lane's LFSR steps once per visit, before its state is used.
+    """
+    n_in, n_groups, lanes = words.shape
+    pad = n_groups * lanes - causal.shape[-1]
+    causal = torch.nn.functional.pad(causal, (0, pad)).view(n_groups, lanes)
+    noncausal = torch.nn.functional.pad(noncausal, (0, pad)).view(n_groups, lanes)
+    rows = torch.nonzero(pre_trace, as_tuple=True)[0]
+    groups = torch.nonzero(((causal != 0) | (noncausal != 0)).any(dim=1), as_tuple=True)[0]
+    visits = len(rows) * len(groups)
+    if visits == 0:
+        return words, lfsr_steps
+    steps = lfsr_steps + 1 + torch.arange(visits, dtype=torch.int64).view(len(rows), len(groups))
+    noise = lane_states(cfg.lfsr, lanes, steps)
+    product = (causal[groups][None] * pre_trace[rows][:, None, None]
+               + noncausal[groups][None] * pre_spikes[rows][:, None, None])
+    block = words[rows][:, groups]
+    words[rows[:, None], groups[None, :]] = saturate(block + stochastic_shift(product, noise, lr_shift),
+                                                     cfg.weight_bits)
+    return words, lfsr_steps + visits

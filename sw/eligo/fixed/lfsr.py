@@ -1,0 +1,51 @@
+"""Per-lane Galois LFSRs: the only source of randomness on the chip.
+
+The RTL steps one register per lane; the model replaces the stepping by a
+table of the whole maximal-length sequence and a step counter, so any state
+of any lane is one lookup: lane l after c steps is ``seq[(l * stride + c) % period]``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from eligo.config import ConfigError, LfsrFormat
+
+
+def lfsr_step(state: int, fmt: LfsrFormat) -> int:
+    """One Galois step: shift right, XOR the taps in when the bit shifted out was 1."""
+    return (state >> 1) ^ (fmt.taps if state & 1 else 0)
+
+
+@lru_cache(maxsize=8)
+def lfsr_sequence(fmt: LfsrFormat) -> torch.Tensor:
+    """All ``period`` states from ``seed`` on; raises if the taps are not maximal-length."""
+    states = []
+    state = fmt.seed
+    for _ in range(fmt.period):
+        states.append(state)
+        state = lfsr_step(state, fmt)
+        if state == fmt.seed:
+            break
+    if len(states) != fmt.period:
+        raise ConfigError(f"lfsr taps 0x{fmt.taps:x} repeat after {len(states)} steps, "
+                          f"not the maximal {fmt.period}; pick a primitive polynomial")
+    return torch.tensor(states, dtype=torch.int64)
+
+
+def lane_offsets(fmt: LfsrFormat, lanes: int) -> torch.Tensor:
+    """Sequence index of each lane's reset state (lanes spread evenly along the sequence)."""
+    return torch.arange(lanes, dtype=torch.int64) * (fmt.period // lanes)
+
+
+def lane_seeds(fmt: LfsrFormat, lanes: int) -> list[int]:
+    """Reset value of each lane's register, as the RTL loads it."""
+    return lfsr_sequence(fmt)[lane_offsets(fmt, lanes)].tolist()
+
+
+def lane_states(fmt: LfsrFormat, lanes: int, steps: torch.Tensor) -> torch.Tensor:
+    """States of all lanes after ``steps`` steps (any shape); result has shape ``steps.shape + (lanes,)``."""
+    index = (steps.to(torch.int64)[..., None] + lane_offsets(fmt, lanes)) % fmt.period
+    return lfsr_sequence(fmt)[index]

@@ -1,0 +1,172 @@
+"""The whole chip, one time step at a time: the executable contract.
+
+Order within a step (docs/fixed-point.md, "One time step"):
+1. hidden layers in order: accumulate the current of this step's input
+   events, saturate it to the neuron's input width, leak + integrate
+   (saturating), take Psi of the integrated membrane, fire, reset; update the
+   layer's pre trace q (with this step's input) and post trace h (with this
+   Psi), keeping h[t-1] for the non-causal term. Spikes feed the next layer
+   in the same step.
+2. readout: accumulate, leak + integrate into the logits, update its pre
+   trace, add the logits to the class scores (saturating).
+3. if a label is present and t >= learn_start_step: readout error, learning
+   signals, then weight updates layer by layer (first hidden layer first,
+   readout last), each in the visit order of ``update_layer``. The next step
+   sees the new weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from eligo.config import AcceleratorConfig
+from eligo.fixed.arith import saturate
+from eligo.fixed.blocks import (integrate_events, project_signal, psi_lookup, softmax_error, square_wave,
+                                update_layer, update_post_trace, update_pre_trace)
+from eligo.fixed.lif import lif_fire, lif_integrate
+
+
+def quantize_weights(weights: torch.Tensor, cfg: AcceleratorConfig) -> torch.Tensor:
+    """Float weights in units of the float threshold (1.0) -> integer weights (membrane LSBs), saturated."""
+    return saturate(torch.round(weights * cfg.neuron.threshold).to(torch.int64), cfg.weight_bits)
+
+
+def initial_weights(cfg: AcceleratorConfig, seed: int, gain: float = 1.0) -> list[torch.Tensor]:
+    """Uniform(+-gain*sqrt(3/fan_in)) float init per layer, [n_in, n_out], quantized; the host loads these."""
+    generator = torch.Generator().manual_seed(seed)
+    sizes = cfg.network.layer_sizes
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = gain * math.sqrt(3.0 / n_in)
+        weights.append(quantize_weights((torch.rand(n_in, n_out, generator=generator) * 2 - 1) * bound, cfg))
+    return weights
+
+
+@dataclass
+class ChipState:
+    """Per-sample state ([batch, n] each), cleared at every END; the LFSRs and weights are not."""
+
+    membranes: list[torch.Tensor]   # hidden layers, after reset
+    logits: torch.Tensor            # readout integrator
+    pre_traces: list[torch.Tensor]  # per layer (readout included), over that layer's inputs
+    post_traces: list[torch.Tensor]  # hidden layers
+    scores: torch.Tensor            # readout logits summed over the sample
+
+
+@dataclass
+class StepTrace:
+    """What one step left for the learning datapath (batch 1)."""
+
+    inputs: list[torch.Tensor]
+    psis: list[torch.Tensor]
+    previous_post: list[torch.Tensor]
+    spikes: list[torch.Tensor]
+
+
+class FixedModel:
+    """Weight memories [n_in, groups, lanes] per layer (address = j * groups + g) and the LFSR step count."""
+
+    def __init__(self, cfg: AcceleratorConfig, weights: list[torch.Tensor]):
+        sizes = cfg.network.layer_sizes
+        if len(weights) != len(sizes) - 1:
+            raise ValueError(f"expected {len(sizes) - 1} weight matrices for layers {sizes}, got {len(weights)}")
+        lo, hi = cfg.weight_range
+        self.cfg = cfg
+        self.words = []
+        for layer, (w, n_in, n_out, groups) in enumerate(zip(weights, sizes[:-1], sizes[1:], cfg.groups)):
+            if tuple(w.shape) != (n_in, n_out):
+                raise ValueError(f"layer {layer}: weights must be [{n_in}, {n_out}], got {tuple(w.shape)}")
+            if w.numel() and not lo <= int(w.min()) <= int(w.max()) <= hi:
+                raise ValueError(f"layer {layer}: weights outside the {cfg.weight_bits}-bit range {lo}..{hi}")
+            padded = torch.zeros(n_in, groups * cfg.lanes, dtype=torch.int64)
+            padded[:, :n_out] = w.to(torch.int64)
+            self.words.append(padded.view(n_in, groups, cfg.lanes))
+        self.lfsr_steps = 0
+        self.projections = [square_wave(cfg.network.n_classes, n, cfg.learning) for n in cfg.network.hidden]
+
+    def weights(self, layer: int) -> torch.Tensor:
+        """Layer's weights as a [n_in, n_out] view of its memory."""
+        n_in, groups, lanes = self.words[layer].shape
+        return self.words[layer].view(n_in, groups * lanes)[:, :self.cfg.network.layer_sizes[layer + 1]]
+
+    def new_state(self, batch: int = 1) -> ChipState:
+        sizes = self.cfg.network.layer_sizes
+        zeros = lambda n: torch.zeros(batch, n, dtype=torch.int64)  # noqa: E731
+        hidden = sizes[1:-1]
+        return ChipState([zeros(n) for n in hidden], zeros(sizes[-1]), [zeros(n) for n in sizes[:-1]],
+                         [zeros(n) for n in hidden], zeros(sizes[-1]))
+
+    def _current(self, layer: int, x: torch.Tensor) -> torch.Tensor:
+        current = integrate_events(x, self.weights(layer), self.cfg.accumulator_bits[layer])
+        return saturate(current, self.cfg.neuron.input_bits)
+
+    def step(self, state: ChipState, spikes: torch.Tensor, label: int | None = None, t: int = 0) -> torch.Tensor:
+        """Advance one time step for [batch, n_inputs] 0/1 inputs; returns the logits.
+
+        Learns (batch 1 only) when given a label and t >= learn_start_step.
+        """
+        cfg = self.cfg
+        x = spikes.to(torch.int64)
+        trace = StepTrace([], [], [], [])
+        for layer in range(len(cfg.network.hidden)):
+            integrated = lif_integrate(state.membranes[layer], self._current(layer, x), cfg.neuron)
+            state.membranes[layer], out = lif_fire(integrated, cfg.neuron)
+            psi = psi_lookup(integrated, cfg.neuron.threshold, cfg.psi)
+            state.pre_traces[layer] = update_pre_trace(state.pre_traces[layer], x, cfg.traces.pre_decay, cfg.traces)
+            trace.previous_post.append(state.post_traces[layer])
+            state.post_traces[layer] = update_post_trace(state.post_traces[layer], psi, cfg.traces)
+            trace.inputs.append(x)
+            trace.psis.append(psi)
+            trace.spikes.append(out)
+            x = out
+        readout = len(cfg.network.hidden)
+        state.logits = lif_integrate(state.logits, self._current(readout, x), cfg.readout_neuron)
+        state.pre_traces[readout] = update_pre_trace(state.pre_traces[readout], x, cfg.readout.pre_decay, cfg.traces)
+        trace.inputs.append(x)
+        state.scores = saturate(state.scores + state.logits, cfg.readout.score_bits)
+        if label is not None and t >= cfg.learning.learn_start_step:
+            if x.shape[0] != 1:
+                raise ValueError(f"on-chip learning runs at batch size 1, got a batch of {x.shape[0]}")
+            self._learn(state, trace, label)
+        return state.logits
+
+    def _learn(self, state: ChipState, trace: StepTrace, label: int) -> None:
+        cfg, learning = self.cfg, self.cfg.learning
+        error = softmax_error(state.logits[0], label, learning.readout_softmax_shift, learning)
+        factors = []
+        for layer, projection in enumerate(self.projections):
+            if learning.rule == "tess":
+                logits = projection @ trace.spikes[layer][0]
+                signal = project_signal(projection, softmax_error(logits, label, learning.tess_softmax_shift,
+                                                                  learning), learning)
+            else:
+                signal = project_signal(projection, error, learning)
+            factors.append((signal * trace.psis[layer][0],
+                            learning.alpha_post * signal * trace.previous_post[layer][0], cfg.lr_shift_hidden))
+        factors.append((error, torch.zeros_like(error), learning.lr_shift))
+        for layer, (causal, noncausal, shift) in enumerate(factors):
+            self.words[layer], self.lfsr_steps = update_layer(
+                self.words[layer], causal, noncausal, state.pre_traces[layer][0], trace.inputs[layer][0], shift,
+                cfg, self.lfsr_steps)
+
+    def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> int:
+        """One sample [T, n_inputs] through the chip (learning when labelled); returns the predicted class."""
+        state = self.new_state(1)
+        for t in range(spikes.shape[0]):
+            self.step(state, spikes[t][None], label, t)
+        return int(predict_from_scores(state.scores)[0])
+
+    def predict(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Inference on a batch [N, T, n_inputs] (no learning): predicted classes [N]."""
+        state = self.new_state(spikes.shape[0])
+        for t in range(spikes.shape[1]):
+            self.step(state, spikes[:, t])
+        return predict_from_scores(state.scores)
+
+
+def predict_from_scores(scores: torch.Tensor) -> torch.Tensor:
+    """The chip's answer: the class with the largest summed logit, the lowest index on ties."""
+    return scores.argmax(dim=-1)
