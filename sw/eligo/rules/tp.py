@@ -44,7 +44,7 @@ class TracesPropagation(LearningRule):
         first = network.layers[0]
         self.trace_beta = trace_beta
         generator = torch.Generator().manual_seed(seed + 15485863)
-        self.label_layer = LIFLinear(network.n_classes, first.n_out, first.params, generator=generator)
+        self.label_layer = LIFLinear(network.n_classes, first.n_out, first.params, gain=2.0, generator=generator)
         self.label_layer.weight.requires_grad_(False)
 
     def reset_state(self, batch):
