@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "eligo.commands.version",
     "eligo.commands.doctor",
     "eligo.commands.demo",
+    "eligo.commands.data",
     "eligo.commands.train",
 )
 

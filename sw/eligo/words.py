@@ -67,3 +67,41 @@ def decode_array(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         i = int(np.flatnonzero(~valid)[0])
         raise WordError(f"word {i} (0x{int(words[i]):08x}) has reserved opcode 0x{int(opcodes[i]):x}")
     return opcodes, words & PAYLOAD_MASK
+
+
+def check_stream(words: np.ndarray, n_inputs: int, n_classes: int | None = None) -> None:
+    """Raise ``WordError`` at the first word that breaks the sample grammar.
+
+    A stream is whole samples ``LABEL? (EVENT* TICK)+ END``: EVENT addresses
+    below ``n_inputs``, LABELs below ``n_classes`` (when given), TICKs numbered
+    0, 1, 2... within each sample, END payloads counting up by one (mod 2**28).
+    """
+    opcodes, payloads = decode_array(words)
+    if not len(opcodes):
+        return
+    previous = np.r_[int(Opcode.END), opcodes[:-1]]
+
+    def fail(mask: np.ndarray, reason: str) -> None:
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            raise WordError(f"word {i} (0x{int(words[i]):08x}): {reason}")
+
+    fail((opcodes == Opcode.EVENT) & (payloads >= n_inputs), f"EVENT address outside 0..{n_inputs - 1}")
+    if n_classes is not None:
+        fail((opcodes == Opcode.LABEL) & (payloads >= n_classes), f"LABEL outside 0..{n_classes - 1}")
+    fail((opcodes == Opcode.LABEL) & (previous != Opcode.END), "LABEL inside a sample (only first in a sample)")
+    fail((opcodes == Opcode.END) & (previous != Opcode.TICK), "END must follow a TICK (no empty sample, "
+                                                              "no events after the last step)")
+    sample = np.r_[0, np.cumsum(opcodes == Opcode.END)[:-1]]  # which sample each word belongs to
+    ticks_before = np.cumsum(opcodes == Opcode.TICK) - (opcodes == Opcode.TICK)
+    starts = np.flatnonzero(np.r_[True, sample[1:] != sample[:-1]])
+    ticks_before_sample = np.zeros(int(sample[-1]) + 1, dtype=np.int64)
+    ticks_before_sample[sample[starts]] = ticks_before[starts]
+    step = (ticks_before - ticks_before_sample[sample]) & PAYLOAD_MASK
+    fail((opcodes == Opcode.TICK) & (payloads != step), "TICK out of order (steps count 0, 1, 2... per sample)")
+    ends = np.flatnonzero(opcodes == Opcode.END)
+    if len(ends) > 1:
+        jumps = (payloads[ends[1:]] - payloads[ends[:-1]]) & PAYLOAD_MASK
+        fail(np.isin(np.arange(len(opcodes)), ends[1:][jumps != 1]), "END index does not follow the previous END's")
+    if opcodes[-1] != Opcode.END:
+        raise WordError(f"word {len(opcodes) - 1}: the stream stops inside a sample (no closing END)")

@@ -59,7 +59,10 @@ def register_dataset(name: str) -> Callable[[Loader], Loader]:
 
 def load_dataset(name: str, split: str = "train", *, seed: int = 0, **options) -> SpikeDataset:
     """Load a registered data set; ``split`` is 'train' or 'test'."""
-    import eligo.data.patterns  # noqa: F401  (registers the built-in sets)
+    import eligo.data.digits  # noqa: F401  (each import registers built-in sets)
+    import eligo.data.gestures  # noqa: F401
+    import eligo.data.patterns  # noqa: F401
+    import eligo.data.real  # noqa: F401
 
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
