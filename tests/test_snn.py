@@ -36,7 +36,7 @@ def test_lif_step_by_hand(reset, after):
     for x in ([1.0, 0.0], [1.0, 1.0], [0.0, 0.0]):
         record, state = layer.step(torch.tensor([x]), state)
         membranes.append(float(state.u.detach()))
-        spikes.append(float(record.s))
+        spikes.append(float(record.s.detach()))
     assert spikes == [0.0, 1.0, 0.0]
     assert membranes == pytest.approx(after)
 
