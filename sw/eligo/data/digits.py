@@ -11,6 +11,7 @@ split larger than its pool reuses images with fresh camera noise.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -34,14 +35,17 @@ DEFAULT_SIZES = {"train": 1000, "test": 300}
 REFRACTORY_US = 500
 
 
+@functools.lru_cache(maxsize=1)
 def _images() -> tuple[np.ndarray, np.ndarray]:
-    """The 8 x 8 digits bilinearly upsampled to ``IMAGE_PX``, as linear intensity in (0, 1]."""
+    """The 8 x 8 digits bilinearly upsampled to ``IMAGE_PX``, as linear intensity in [0, 1] (read-only)."""
     from scipy.ndimage import zoom
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     images = zoom(digits.images / 16.0, (1, IMAGE_PX / 8, IMAGE_PX / 8), order=1)
-    return np.clip(images, 0.0, 1.0), digits.target.astype(np.int64)
+    images, targets = np.clip(images, 0.0, 1.0), digits.target.astype(np.int64)
+    images.flags.writeable = targets.flags.writeable = False
+    return images, targets
 
 
 def image_pool(split: str, seed: int, n_images: int) -> np.ndarray:
