@@ -171,7 +171,7 @@ class PsiTable:
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
         _require(0 <= self.index_shift <= 16, f"psi index_shift must be in 0..16, got {self.index_shift}")
-        _require(1 <= len(self.values) <= 256, f"psi table must have 1..256 entries, got {len(self.values)}")
+        _require(1 <= len(self.values) <= 4096, f"psi table must have 1..4096 entries, got {len(self.values)}")
         _require(1 <= self.bits <= 16, f"psi bits must be in 1..16, got {self.bits}")
         _require(0 <= self.frac_bits <= 16, f"psi frac_bits must be in 0..16, got {self.frac_bits}")
         hi = unsigned_range(self.bits)[1]
@@ -241,6 +241,8 @@ class LearningConfig:
     readout dW = e_k * q_j >> lr_shift;
     hidden  dW = L_i * (Psi_i * q_j + alpha_post * h_i[t-1] * x_j) >> lr_shift_hidden.
     Learning runs on steps t >= ``learn_start_step`` of a labelled sample.
+    ``stochastic_rounding`` off rounds updates half up instead (the LFSRs
+    still step, so turning it on and off never changes their sequence).
     """
 
     rule: Literal["stllr", "tess"] = "stllr"
@@ -254,6 +256,7 @@ class LearningConfig:
     exp_values: tuple[int, ...] = exp_table()
     readout_softmax_shift: int = 4
     tess_softmax_shift: int = 4
+    stochastic_rounding: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exp_values", tuple(self.exp_values))
@@ -268,7 +271,8 @@ class LearningConfig:
                  f"square_half_period_base must be >= 1, got {self.square_half_period_base}")
         _require(self.square_half_period_step >= 0,
                  f"square_half_period_step must be >= 0, got {self.square_half_period_step}")
-        _require(1 <= len(self.exp_values) <= 256, f"exp table must have 1..256 entries, got {len(self.exp_values)}")
+        _require(1 <= len(self.exp_values) <= 4096,
+                 f"exp table must have 1..4096 entries, got {len(self.exp_values)}")
         _require(self.exp_values[0] > 0 and all(0 <= v <= 0xFFFF for v in self.exp_values),
                  f"exp values must be 16-bit unsigned with a non-zero first entry, got {self.exp_values}")
         for name in ("readout_softmax_shift", "tess_softmax_shift"):

@@ -36,7 +36,7 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a spiking network with a learning rule (JSON log + accuracy plot)")
-    p.add_argument("--backend", default="float", help="float (PyTorch reference, default)")
+    p.add_argument("--backend", default="float", help="float (PyTorch reference, default) or model (the chip's integer model)")
     p.add_argument("--rule", choices=RULE_NAMES, default="stllr", help="learning rule (default stllr)")
     p.add_argument("--dataset", default="patterns", help="registered data set name (default patterns)")
     p.add_argument("--time-steps", type=int, default=None, help="passed to the data set loader as time_steps")
@@ -105,7 +105,14 @@ def train_float(args, dataset_train, dataset_test, progress) -> dict:
                progress=progress)
 
 
-BACKENDS = {"float": train_float}
+def train_model(args, dataset_train, dataset_test, progress) -> dict:
+    """The bit-exact integer model of the chip (``eligo.fixed``), learning online at batch size 1."""
+    from eligo.fixed.train import train_model as train_on_model
+
+    return train_on_model(args, dataset_train, dataset_test, progress)
+
+
+BACKENDS = {"float": train_float, "model": train_model}
 
 
 def write_log(out: Path, args, history: dict) -> Path:

@@ -106,7 +106,8 @@ def update_layer(words: torch.Tensor, causal: torch.Tensor, noncausal: torch.Ten
     ``words`` is [n_in, groups, lanes] (address = j * groups + g). A word is
     visited iff q_j != 0 and its group has a lane with a non-zero causal or
     non-causal factor; visits go row j ascending, then group g ascending, and
-    every lane's LFSR steps once per visit, before its state is used.
+    every lane's LFSR steps once per visit, before its state is used. With
+    stochastic rounding off the noise is 2**(lr_shift-1) (round half up).
     """
     n_in, n_groups, lanes = words.shape
     pad = n_groups * lanes - causal.shape[-1]
@@ -118,7 +119,10 @@ def update_layer(words: torch.Tensor, causal: torch.Tensor, noncausal: torch.Ten
     if visits == 0:
         return words, lfsr_steps
     steps = lfsr_steps + 1 + torch.arange(visits, dtype=torch.int64).view(len(rows), len(groups))
-    noise = lane_states(cfg.lfsr, lanes, steps)
+    if cfg.learning.stochastic_rounding:
+        noise = lane_states(cfg.lfsr, lanes, steps)
+    else:
+        noise = torch.full((len(rows), len(groups), lanes), (1 << lr_shift) >> 1, dtype=torch.int64)
     product = (causal[groups][None] * pre_trace[rows][:, None, None]
                + noncausal[groups][None] * pre_spikes[rows][:, None, None])
     block = words[rows][:, groups]

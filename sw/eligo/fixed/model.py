@@ -152,19 +152,19 @@ class FixedModel:
                 self.words[layer], causal, noncausal, state.pre_traces[layer][0], trace.inputs[layer][0], shift,
                 cfg, self.lfsr_steps)
 
-    def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> int:
-        """One sample [T, n_inputs] through the chip (learning when labelled); returns the predicted class."""
+    def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> torch.Tensor:
+        """One sample [T, n_inputs] through the chip (learning when labelled); returns its class scores [C]."""
         state = self.new_state(1)
         for t in range(spikes.shape[0]):
             self.step(state, spikes[t][None], label, t)
-        return int(predict_from_scores(state.scores)[0])
+        return state.scores[0]
 
-    def predict(self, spikes: torch.Tensor) -> torch.Tensor:
-        """Inference on a batch [N, T, n_inputs] (no learning): predicted classes [N]."""
+    def scores(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Inference on a batch [N, T, n_inputs] (no learning): class scores [N, C]."""
         state = self.new_state(spikes.shape[0])
         for t in range(spikes.shape[1]):
             self.step(state, spikes[:, t])
-        return predict_from_scores(state.scores)
+        return state.scores
 
 
 def predict_from_scores(scores: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,176 @@
+"""On-chip online training in the integer model, and its float twin for the comparison.
+
+The chip learns one sample at a time (batch 1), updating weights in place at
+every learning step. ``float_twin`` builds the float reference rule that the
+integer arithmetic stands for (same network, same initial weights, same
+square-wave feedback, plain SGD at ``cfg.float_learning_rate``, per-step
+updates), so the two runs differ only by the integer formats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+
+from eligo.config import AcceleratorConfig, ConfigError, NetworkShape, NeuronFormat, ReadoutFormat
+from eligo.data import SpikeDataset
+from eligo.fixed.blocks import square_wave
+from eligo.fixed.model import FixedModel, initial_weights, predict_from_scores, quantize_weights
+
+
+def float_logits(scores: torch.Tensor, cfg: AcceleratorConfig, time_steps: int) -> torch.Tensor:
+    """Time-averaged logits in float units (what the float reference's evaluation uses)."""
+    return scores.to(torch.float32) / (cfg.neuron.threshold * time_steps)
+
+
+@torch.no_grad()
+def evaluate_model(model: FixedModel, data: SpikeDataset, batch_size: int = 300) -> dict[str, float]:
+    """Accuracy of the chip's answer, and the cross-entropy of its time-averaged logits."""
+    correct, loss = 0, 0.0
+    for start in range(0, len(data), batch_size):
+        spikes, labels = data.spikes[start:start + batch_size], data.labels[start:start + batch_size]
+        scores = model.scores(spikes)
+        correct += int((predict_from_scores(scores) == labels).sum())
+        loss += float(F.cross_entropy(float_logits(scores, model.cfg, data.time_steps), labels, reduction="sum"))
+    return {"accuracy": correct / len(data), "loss": loss / len(data)}
+
+
+def train_fixed(model: FixedModel, train: SpikeDataset, test: SpikeDataset, *, epochs: int, seed: int,
+                progress=None, progress_every: int = 1) -> dict:
+    """Online training, one sample at a time in a seeded order (the float ``fit`` order at batch size 1).
+
+    Returns the history of ``eligo.rules.fit.fit``; ``progress`` advances once per ``progress_every`` samples.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    generator = torch.Generator().manual_seed(seed)
+    before = evaluate_model(model, test)
+    history = {"initial": {"test_loss": before["loss"], "test_accuracy": before["accuracy"]}, "epochs": []}
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(train), generator=generator)
+        loss = 0.0
+        for n, index in enumerate(order.tolist(), start=1):
+            label = int(train.labels[index])
+            scores = model.run_sample(train.spikes[index], label)
+            loss += float(F.cross_entropy(float_logits(scores, model.cfg, train.time_steps)[None],
+                                          train.labels[index:index + 1]))
+            if progress is not None and (n % progress_every == 0 or n == len(order)):
+                progress.update(1)
+        result = evaluate_model(model, test)
+        history["epochs"].append({"epoch": epoch, "train_loss": loss / len(order), "test_loss": result["loss"],
+                                  "test_accuracy": result["accuracy"]})
+    history["lfsr_steps"] = model.lfsr_steps
+    return history
+
+
+def float_network(cfg: AcceleratorConfig, seed: int, input_shape=None):
+    """The float network the config describes, with the float reference's seeded initial weights."""
+    from eligo.snn import LIFParams, Surrogate, build_network
+
+    lif = LIFParams(beta=cfg.neuron.beta, threshold=1.0, reset=cfg.neuron.reset,
+                    surrogate=Surrogate("triangle", psi_scale(cfg)))
+    readout_beta = 1.0 - 2.0 ** -cfg.readout.leak_shift if cfg.readout.leak_shift else 0.0
+    return build_network(cfg.network.n_inputs, cfg.network.hidden, cfg.network.n_classes, lif=lif,
+                         readout_beta=readout_beta, input_shape=input_shape, seed=seed)
+
+
+def psi_scale(cfg: AcceleratorConfig) -> float:
+    """Peak of the float triangle the Psi table samples (its first bin, extrapolated to the centre)."""
+    entries = len(cfg.psi.values)
+    return cfg.psi.values[0] / (1 << cfg.psi.frac_bits) / (1.0 - 0.5 / entries)
+
+
+def float_twin(cfg: AcceleratorConfig, seed: int):
+    """The float S-TLLR (sign-DFA by the same square wave) or TESS (counter basis) the integer model implements."""
+    from eligo.rules import STLLR, TESS
+
+    network = float_network(cfg, seed)
+    learning = cfg.learning
+    common = dict(lambda_pre=cfg.traces.pre_lambda, lambda_post=cfg.traces.post_lambda,
+                  alpha_post=float(learning.alpha_post), alpha_pre=1.0, lr=cfg.float_learning_rate,
+                  optimizer="sgd", update_every="step", learn_from=learning.learn_start_step)
+    if learning.rule == "tess":
+        rule = TESS(network, basis="counter", **common)
+        # The float TESS scales its hidden signal by 1/n_l twice over (B = wave / n_l); the chip's L has no
+        # such scale, so the twin's hidden layers learn n_l times faster.
+        groups = [{"params": [layer.weight], "lr": common["lr"] * layer.n_out} for layer in network.layers]
+        groups.append({"params": [network.readout.weight], "lr": common["lr"]})
+        rule._optimizer = torch.optim.SGD(groups, lr=common["lr"])
+        return rule
+    rule = STLLR(network, signal="dfa", seed=seed, **common)
+    rule.feedback = [square_wave(cfg.network.n_classes, layer.n_out, learning).to(torch.float32)
+                     for layer in network.layers]
+    return rule
+
+
+def model_from_float(cfg: AcceleratorConfig, network) -> FixedModel:
+    """The chip loaded with the float network's weights, quantized."""
+    layers = [*network.layers, network.readout]
+    return FixedModel(cfg, [quantize_weights(layer.weight.detach().T, cfg) for layer in layers])
+
+
+def compare(cfg: AcceleratorConfig, train: SpikeDataset, test: SpikeDataset, *, epochs: int, seed: int,
+            progress=None) -> dict:
+    """The same network, data, seed and order, trained by the float rule and by the integer model."""
+    from eligo.rules.fit import fit
+
+    rule = float_twin(cfg, seed)
+    model = model_from_float(cfg, rule.network)
+    fixed = train_fixed(model, train, test, epochs=epochs, seed=seed, progress=progress)
+    floating = fit(rule, train, test, epochs=epochs, batch_size=1, seed=seed, progress=progress)
+    return {"float": floating, "fixed": fixed, "float_learning_rate": cfg.float_learning_rate}
+
+
+def config_from_args(args, train: SpikeDataset) -> AcceleratorConfig:
+    """The accelerator config the ``eligo train`` options describe (fully connected layers only)."""
+    try:
+        hidden = tuple(int(n) for n in args.hidden.split(","))
+    except ValueError:
+        raise ValueError(f"the model backend takes fully connected layers like 128 or 128,64, got {args.hidden!r}")
+    if args.rule not in ("stllr", "tess"):
+        raise ValueError(f"the model backend implements stllr and tess, not {args.rule!r}")
+    base = AcceleratorConfig()
+    leak_shift = _shift_for(1.0 - args.beta, "--beta must be 1 - 2**-k for the chip's shift leak")
+    lr_shift = round(math.log2(base.learning.error_unit * base.traces.pre_increment
+                               / (base.neuron.threshold * args.lr)))
+    learning = dataclasses.replace(base.learning, rule=args.rule, learn_start_step=args.learn_from,
+                                   lr_shift=max(lr_shift, 0))
+    if args.factors:
+        _, _, alpha_post, _ = args.factors
+        learning = dataclasses.replace(learning, alpha_post=int(alpha_post))
+    readout_shift = _shift_for(1.0 - args.readout_beta, "--readout-beta must be 0 or 1 - 2**-k") \
+        if args.readout_beta else 0
+    try:
+        return dataclasses.replace(
+            base, network=NetworkShape(train.n_inputs, hidden, train.n_classes),
+            neuron=NeuronFormat(leak_shift=leak_shift, reset=args.reset),
+            readout=ReadoutFormat(leak_shift=readout_shift, pre_decay=readout_shift), learning=learning)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _shift_for(fraction: float, message: str) -> int:
+    shift = round(-math.log2(fraction)) if fraction > 0 else 0
+    if fraction <= 0 or abs(2.0 ** -shift - fraction) > 1e-9:
+        raise ValueError(f"{message}, got a decay of {1 - fraction}")
+    return shift
+
+
+def train_model(args, dataset_train: SpikeDataset, dataset_test: SpikeDataset, progress) -> dict:
+    """``eligo train --backend model``: the integer model learning on chip, batch size 1.
+
+    The float options map onto the chip's encodings (an error if they do not
+    fit); ``--lr`` is rounded to the nearest power-of-two shift, and the
+    history records the rate actually used. ``--batch-size`` only paces the
+    progress bar: the chip learns one sample at a time.
+    """
+    cfg = config_from_args(args, dataset_train)
+    model = FixedModel(cfg, initial_weights(cfg, args.seed))
+    history = train_fixed(model, dataset_train, dataset_test, epochs=args.epochs, seed=args.seed,
+                          progress=progress, progress_every=max(args.batch_size, 1))
+    history["config"] = cfg.to_dict()
+    history["float_learning_rate"] = cfg.float_learning_rate
+    return history
