@@ -46,6 +46,7 @@ def words_of(*pairs) -> np.ndarray:
     (((Opcode.TICK, 0), (Opcode.END, 0), (Opcode.TICK, 1), (Opcode.END, 1)), 2, "TICK out of order"),
     (((Opcode.TICK, 0), (Opcode.END, 4), (Opcode.TICK, 0), (Opcode.END, 6)), 3, "END index"),
     (((Opcode.LABEL, 12), (Opcode.TICK, 0), (Opcode.END, 0)), 0, "LABEL outside"),
+    (((Opcode.EVENT, 3), (Opcode.EVENT, 5), (Opcode.EVENT, 3), (Opcode.TICK, 0), (Opcode.END, 0)), 2, "repeats"),
 ])
 def test_grammar_violations_name_the_word(pairs, where, reason):
     with pytest.raises(WordError, match=f"word {where} .*{reason}"):

@@ -73,7 +73,7 @@ def check_stream(words: np.ndarray, n_inputs: int, n_classes: int | None = None)
     """Raise ``WordError`` at the first word that breaks the sample grammar.
 
     A stream is whole samples ``LABEL? (EVENT* TICK)+ END``: EVENT addresses
-    below ``n_inputs``, LABELs below ``n_classes`` (when given), TICKs numbered
+    below ``n_inputs`` and at most once per step, LABELs below ``n_classes`` (when given), TICKs numbered
     0, 1, 2... within each sample, END payloads counting up by one (mod 2**28).
     """
     opcodes, payloads = decode_array(words)
@@ -99,6 +99,11 @@ def check_stream(words: np.ndarray, n_inputs: int, n_classes: int | None = None)
     ticks_before_sample[sample[starts]] = ticks_before[starts]
     step = (ticks_before - ticks_before_sample[sample]) & PAYLOAD_MASK
     fail((opcodes == Opcode.TICK) & (payloads != step), "TICK out of order (steps count 0, 1, 2... per sample)")
+    events = np.flatnonzero(opcodes == Opcode.EVENT)
+    keys = (sample[events] * (PAYLOAD_MASK + 1) + step[events]) * n_inputs + payloads[events]
+    order = np.argsort(keys, kind="stable")
+    repeats = events[order[1:][keys[order][1:] == keys[order][:-1]]]
+    fail(np.isin(np.arange(len(opcodes)), repeats), "EVENT repeats an address within one time step")
     ends = np.flatnonzero(opcodes == Opcode.END)
     if len(ends) > 1:
         jumps = (payloads[ends[1:]] - payloads[ends[:-1]]) & PAYLOAD_MASK
