@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from amaranth.back import verilog
+from amaranth.hdl import Value, ValueCastable
 from amaranth.lib import wiring
 
 
 def flat_ports(component: wiring.Component) -> dict:
-    """Port names joined with '_' (``s_axil_awaddr``), the form cocotbext-axi finds by prefix."""
-    return {"_".join(map(str, path)): (value, None) for path, _, value in component.signature.flatten(component)}
+    """Port names joined with '_' (``s_axil_awaddr``), the form cocotbext-axi finds by prefix.
+
+    Ports with a data layout or enum shape become their plain bit vector.
+    """
+    return {"_".join(map(str, path)): (Value.cast(value) if isinstance(value, ValueCastable) else value, None)
+            for path, _, value in component.signature.flatten(component)}
 
 
 def write_verilog(component: wiring.Component, name: str, path: Path) -> Path:

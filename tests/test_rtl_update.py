@@ -1,0 +1,50 @@
+"""Layer weight update in Verilog on Icarus and Verilator: every weight after learning, bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+
+from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
+from eligo.fixed.model import FixedModel, initial_weights
+from eligo_hw.export import write_verilog
+from eligo_hw.update import LayerUpdateWithBank
+from eligo_sim.runner import SIMULATORS, build_bench
+
+GAIN = 4.0
+WEIGHT_SEED = 5
+# (config, layer): a saturating narrow hidden layer on 8 lanes, and a readout of 10 classes in 16 lanes.
+CASES = {
+    "hidden-narrow-p8": (AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(32,), n_classes=4), lanes=8,
+                                           weight_bits=5, learning=LearningConfig(lr_shift=2, alpha_post=1)), 0),
+    "readout-p16": (AcceleratorConfig(network=NetworkShape(n_inputs=16, hidden=(32,), n_classes=10),
+                                      lanes=16, learning=LearningConfig(lr_shift=3)), 1),
+}
+
+
+def build(simulator, cfg, layer, build_dir):
+    words = FixedModel(cfg, initial_weights(cfg, WEIGHT_SEED, gain=GAIN)).words[layer]
+    source = write_verilog(LayerUpdateWithBank(cfg, layer, words), "layer_update", build_dir / "layer_update.v")
+    return build_bench(simulator=simulator, sources=[source], toplevel="layer_update", build_dir=build_dir / simulator)
+
+
+def params(cfg, layer, steps):
+    return {"config": cfg.to_dict(), "layer": layer, "steps": steps, "weight_seed": WEIGHT_SEED, "gain": GAIN}
+
+
+def run_case(simulator, case, steps, seeds, tmp_path):
+    cfg, layer = CASES[case]
+    bench = build(simulator, cfg, layer, tmp_path)
+    for seed in seeds:
+        result = bench.run("eligo_sim.benches.layer_update", params=params(cfg, layer, steps), seed=seed)
+        print(f"layer update {case} on {simulator}, seed {seed}: {result.real_time_s:.2f} s")
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_hidden_layer_update_bench(simulator, tmp_path):
+    run_case(simulator, "hidden-narrow-p8", 25, (1, 2, 3), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_readout_update_bench(simulator, tmp_path):
+    run_case(simulator, "readout-p16", 25, (1, 2), tmp_path)
