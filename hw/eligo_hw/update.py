@@ -4,7 +4,8 @@ A layer's weights live P per memory word (address = j * groups + g). The
 sequencer visits exactly the words the model visits (row j with q_j != 0,
 group g with a non-zero factor in any lane; j outer, g inner), steps the
 shared LFSR bank once per visit and writes each word back one cycle after
-reading it, so it sustains one word per cycle.
+reading it, so it sustains one word per cycle; an inactive row costs one
+cycle, an active row none beyond its words.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ class LayerUpdate(wiring.Component):
         has_first, first = lowest(active)
         has_next, following = lowest(above)
 
-        # The pre memory's read address is the next row, so its output always holds row ``row``.
+        # The pre memory's read address defaults to the next row, so in CHECK its output holds row ``row``;
+        # in VISIT it holds row ``row + 1``.
         row = Signal(range(n_in))
         next_row = Signal(range(n_in))
         row_base = Signal(range(n_in * groups))
@@ -177,6 +179,7 @@ class LayerUpdate(wiring.Component):
                 with m.If(pre_rd.data.trace == 0):
                     next_row_or_finish()
                 with m.Else():
+                    m.d.comb += pre_rd.addr.eq(row + 1)
                     m.d.sync += [row_pre.eq(pre_rd.data), group.eq(first)]
                     m.next = "VISIT"
             with m.State("VISIT"):
@@ -185,10 +188,21 @@ class LayerUpdate(wiring.Component):
                              self.lfsr_step.eq(1)]
                 m.d.sync += [stage_valid.eq(1), stage_addr.eq(address), stage_pre.eq(row_pre)]
                 saturating_increment(m, self.visits, 1)
+                # Look one row ahead, so an active next row follows the last word without a CHECK cycle.
+                m.d.comb += pre_rd.addr.eq(row + 1)
                 with m.If(has_next):
                     m.d.sync += group.eq(following)
+                with m.Elif(last_row):
+                    m.next = "FLUSH"
+                with m.Elif(pre_rd.data.trace != 0):
+                    m.d.comb += [next_row.eq(row + 1), pre_rd.addr.eq(row + 2)]
+                    m.d.sync += [row_base.eq(row_base + groups), row_pre.eq(pre_rd.data), group.eq(first)]
+                with m.Elif(row + 1 == n_in - 1):
+                    m.next = "FLUSH"
                 with m.Else():
-                    next_row_or_finish()
+                    m.d.comb += [next_row.eq(row + 2), pre_rd.addr.eq(row + 2)]
+                    m.d.sync += row_base.eq(row_base + 2 * groups)
+                    m.next = "CHECK"
             with m.State("FLUSH"):
                 m.d.comb += self.busy.eq(1)
                 m.next = "IDLE"
