@@ -107,7 +107,8 @@ def test_nmnist_overflow_markers_shift_later_timestamps(tmp_path):
 def test_nmnist_folder_loads_as_a_dataset(tmp_path):
     for digit in (1, 7):
         (tmp_path / "NMNIST" / "Test" / str(digit)).mkdir(parents=True)
-        write_nmnist(tmp_path / "NMNIST" / "Test" / str(digit) / "00001.bin", random_events(300, 34, 34, digit, 300_000))
+        events = random_events(300, 34, 34, seed=digit, t_max=300_000)
+        write_nmnist(tmp_path / "NMNIST" / "Test" / str(digit) / "00001.bin", events)
     dataset = load_dataset("nmnist", "test", data_root=tmp_path, cache_dir=tmp_path / "cache")
     assert dataset.labels.tolist() == [1, 7] and dataset.spikes.shape == (2, 20, 512)
 

@@ -45,7 +45,8 @@ class Recording:
 
 AEDAT31_MAGIC = b"#!AER-DAT3.1"
 AEDAT31_END_HEADER = b"#!END-HEADER\r\n"
-AEDAT31_PACKET_HEADER = struct.Struct("<hhiiiiii")  # type, source, size, ts offset, ts overflow, capacity, number, valid
+# event type, source, event size, timestamp offset, timestamp overflow, capacity, number, valid
+AEDAT31_PACKET_HEADER = struct.Struct("<hhiiiiii")
 AEDAT31_POLARITY = 1
 AEDAT31_EVENT = np.dtype([("data", "<u4"), ("ts", "<i4")])
 DVS128_SENSOR: SensorSize = (128, 128, 2)
@@ -101,7 +102,7 @@ def write_aedat31(path: str | Path, events: np.ndarray, *, source: str = "DVS128
                   events_per_packet: int = 4096) -> None:
     """Write polarity events as AEDAT 3.1 (the format of DVS128 Gesture), one packet per 31-bit time epoch chunk."""
     events = np.asarray(events)
-    if len(events) and (int(events["t"].min()) < 0 or int(events["x"].max()) > 0x7FFF or int(events["y"].max()) > 0x7FFF):
+    if len(events) and (int(events["t"].min()) < 0 or max(int(events["x"].max()), int(events["y"].max())) > 0x7FFF):
         raise ValueError("AEDAT 3.1 holds non-negative timestamps and coordinates below 32768")
     with open(path, "wb") as out:
         out.write(b"#!AER-DAT3.1\r\n#Format: RAW\r\n")
@@ -253,8 +254,11 @@ def read_aedat4(path: str | Path) -> Recording:
                                                                     ("on", "?")])
     events = make_events(raw["x"], raw["y"], raw["t"], raw["on"])
     starts = np.cumsum([0] + [len(c) for c in chunks])
-    offset_of = lambda i: chunk_offsets[int(np.searchsorted(starts, i, side="right")) - 1]  # noqa: E731
-    return Recording(check_events(events, sensor_size, path, offset_of), sensor_size)
+
+    def packet_offset_of(i: int) -> int:
+        return chunk_offsets[int(np.searchsorted(starts, i, side="right")) - 1]
+
+    return Recording(check_events(events, sensor_size, path, packet_offset_of), sensor_size)
 
 
 # --------------------------------------------------------------------------- .npy / .npz
