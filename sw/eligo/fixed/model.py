@@ -67,7 +67,10 @@ class StepTrace:
 
 
 class FixedModel:
-    """Weight memories [n_in, groups, lanes] per layer (address = j * groups + g) and the LFSR step count."""
+    """Weight memories [n_in, groups, lanes] per layer (address = j * groups + g) and the LFSR step count.
+
+    ``synaptic_ops`` counts weight reads of the integration (input events x fan-out), summed over the batch.
+    """
 
     def __init__(self, cfg: AcceleratorConfig, weights: list[torch.Tensor]):
         sizes = cfg.network.layer_sizes
@@ -85,6 +88,7 @@ class FixedModel:
             padded[:, :n_out] = w.to(torch.int64)
             self.words.append(padded.view(n_in, groups, cfg.lanes))
         self.lfsr_steps = 0
+        self.synaptic_ops = 0
         self.projections = [square_wave(cfg.network.n_classes, n, cfg.learning) for n in cfg.network.hidden]
 
     def weights(self, layer: int) -> torch.Tensor:
@@ -100,7 +104,9 @@ class FixedModel:
                          [zeros(n) for n in hidden], zeros(sizes[-1]))
 
     def _current(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        current = integrate_events(x, self.weights(layer), self.cfg.accumulator_bits[layer])
+        weights = self.weights(layer)
+        self.synaptic_ops += int(x.sum()) * weights.shape[1]
+        current = integrate_events(x, weights, self.cfg.accumulator_bits[layer])
         return saturate(current, self.cfg.neuron.input_bits)
 
     def step(self, state: ChipState, spikes: torch.Tensor, label: int | None = None, t: int = 0) -> torch.Tensor:

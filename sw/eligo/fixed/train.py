@@ -112,18 +112,6 @@ def model_from_float(cfg: AcceleratorConfig, network) -> FixedModel:
     return FixedModel(cfg, [quantize_weights(layer.weight.detach().T, cfg) for layer in layers])
 
 
-def compare(cfg: AcceleratorConfig, train: SpikeDataset, test: SpikeDataset, *, epochs: int, seed: int,
-            progress=None) -> dict:
-    """The same network, data, seed and order, trained by the float rule and by the integer model."""
-    from eligo.rules.fit import fit
-
-    rule = float_twin(cfg, seed)
-    model = model_from_float(cfg, rule.network)
-    fixed = train_fixed(model, train, test, epochs=epochs, seed=seed, progress=progress)
-    floating = fit(rule, train, test, epochs=epochs, batch_size=1, seed=seed, progress=progress)
-    return {"float": floating, "fixed": fixed, "float_learning_rate": cfg.float_learning_rate}
-
-
 def config_from_args(args, train: SpikeDataset) -> AcceleratorConfig:
     """The accelerator config the ``eligo train`` options describe (fully connected layers only)."""
     try:
