@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "eligo.commands.demo",
     "eligo.commands.data",
     "eligo.commands.train",
+    "eligo.commands.registers",
 )
 
 EXIT_OK = 0
