@@ -227,6 +227,8 @@ def build_register_map(config: AcceleratorConfig) -> RegisterMap:
                   (Field("regmap", 0, 16, "version of this register map", REGMAP_VERSION),)),
         _constant("CONFIG_HASH", 0x008, "CRC-32 of the configuration JSON the bitstream was built from",
                   (Field("crc32", 0, 32, "zlib.crc32 of AcceleratorConfig.to_json()", config_hash(config)),)),
+        Register("SCRATCH", 0x00C, "rw", "free for the driver: proves the bus writes and reads all 32 bits",
+                 (Field("value", 0, 32, "any value"),)),
         Register("CONTROL", 0x010, "rw", "run-time settings",
                  (Field("learn_enable", 0, 1, "apply weight updates on labelled samples (0: inference only)"),)),
         Register("COMMAND", 0x014, "wo", "one-cycle commands",
