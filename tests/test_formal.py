@@ -20,9 +20,9 @@ import eligo_hw.neuron
 import eligo_hw.traces
 import eligo_hw.update
 import eligo_hw.words
-from eligo.toolchain import ToolMissing
 from eligo.config import (AcceleratorConfig, LearningConfig, LfsrFormat, NeuronFormat, PsiTable, ReadoutFormat,
                           TraceFormat, signed_range)
+from eligo.toolchain import ToolMissing
 from eligo_hw.formal import after_first_step, check, harness_module
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.neuron import LIFNeuron
