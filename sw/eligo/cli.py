@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "eligo.commands.data",
     "eligo.commands.train",
     "eligo.commands.registers",
+    "eligo.commands.nir",
 )
 
 EXIT_OK = 0
