@@ -1,0 +1,133 @@
+"""Learning-signal unit: the integer softmax error and the square-wave projection.
+
+``SoftmaxError`` is ``eligo.fixed.blocks.softmax_error``: a max, an exp ROM,
+a sum and one sequential restoring divider shared by the classes (one
+quotient bit per cycle). ``Projection`` is ``project_signal`` over the
+``square_wave`` B for P neurons at a time: B's sign comes from the neuron
+index (a counter of the group walk), so no matrix is stored.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from eligo.config import AcceleratorConfig
+from eligo_hw.arith import saturate
+
+
+def square_wave_negative(neuron: Value, half_period: int) -> Value:
+    """1 where B[k, neuron] = -1: bit 0 of neuron // half_period (a shift when the half period is a power of 2)."""
+    if half_period & (half_period - 1) == 0:
+        return (neuron >> (half_period.bit_length() - 1))[0]
+    return (neuron // half_period)[0]
+
+
+def logit_bits(cfg: AcceleratorConfig) -> int:
+    """Signed width of what the softmax sees: readout logits, or TESS's z (|z_k| <= n_hidden)."""
+    return max(cfg.neuron.membrane_bits, max(cfg.network.hidden, default=1).bit_length() + 1)
+
+
+class SoftmaxError(wiring.Component):
+    """e_k = u [k = label] - (2 u E_k + S) // 2S, E_k = exp_values[(max z - z_k) >> shift]; ``start`` latches.
+
+    ``tess`` picks ``tess_softmax_shift`` instead of ``readout_softmax_shift``.
+    ``busy`` falls when ``errors`` hold the result (1 + C * bits(u) cycles).
+    """
+
+    def __init__(self, cfg: AcceleratorConfig):
+        self.cfg = cfg
+        classes = cfg.network.n_classes
+        self.errors_layout = data.ArrayLayout(signed(cfg.learning.signal_bits), classes)
+        super().__init__({
+            "logits": In(data.ArrayLayout(signed(logit_bits(cfg)), classes)),
+            "label": In(range(classes)),
+            "tess": In(1),
+            "start": In(1),
+            "busy": Out(1),
+            "errors": Out(self.errors_layout),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        learning, classes = self.cfg.learning, self.cfg.network.n_classes
+        unit = learning.error_unit
+        quotient_bits = unit.bit_length()
+        table = Array(learning.exp_values)
+
+        largest = self.logits[0]
+        for k in range(1, classes):  # a signal per stage keeps the expression linear, not 2**C
+            running = Signal.like(self.logits[0], name=f"max{k}")
+            m.d.comb += running.eq(Mux(self.logits[k] > largest, self.logits[k], largest))
+            largest = running
+        numerators = []
+        for k in range(classes):
+            distance = (largest - self.logits[k]).as_unsigned()
+            index = Mux(self.tess, distance >> learning.tess_softmax_shift, distance >> learning.readout_softmax_shift)
+            numerators.append(Mux(index < len(learning.exp_values), table[index], 0))
+        total = sum(numerators)
+
+        exps = Array(Signal(16, name=f"exp{k}") for k in range(classes))
+        denominator = Signal(unsigned(len(total) + 1))
+        remainder = Signal(unsigned(2 * unit.bit_length() + 18 + len(total)))
+        quotient = Signal(quotient_bits)
+        bit = Signal(range(quotient_bits))
+        klass = Signal(range(classes))
+        label = Signal(range(classes))
+
+        def load(k):
+            return remainder.eq(2 * unit * exps[k] + (denominator >> 1))
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [exps[k].eq(numerators[k]) for k in range(classes)]
+                    m.d.sync += [denominator.eq(2 * total), label.eq(self.label), klass.eq(0)]
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [load(klass), quotient.eq(0), bit.eq(quotient_bits - 1)]
+                m.next = "DIVIDE"
+            with m.State("DIVIDE"):
+                m.d.comb += self.busy.eq(1)
+                trial = remainder - (denominator << bit)
+                fits = remainder >= (denominator << bit)
+                next_quotient = quotient | Mux(fits, 1 << bit, 0)
+                with m.If(fits):
+                    m.d.sync += remainder.eq(trial)
+                m.d.sync += quotient.eq(next_quotient)
+                m.d.sync += bit.eq(bit - 1)
+                with m.If(bit == 0):
+                    target = Mux(klass == label, unit, 0)
+                    for k in range(classes):
+                        with m.If(klass == k):
+                            m.d.sync += self.errors[k].eq(target - next_quotient)
+                    m.d.sync += [klass.eq(klass + 1), load(klass + 1), quotient.eq(0),
+                                 bit.eq(quotient_bits - 1)]
+                    with m.If(klass == classes - 1):
+                        m.next = "IDLE"
+        return m
+
+
+class Projection(wiring.Component):
+    """L_i = sat(sum_k B[k, i] e_k) for the P neurons of ``group`` (combinational)."""
+
+    def __init__(self, cfg: AcceleratorConfig, n_neurons: int):
+        self.cfg = cfg
+        self.groups = -(-n_neurons // cfg.lanes)
+        super().__init__({
+            "errors": In(data.ArrayLayout(signed(cfg.learning.signal_bits), cfg.network.n_classes)),
+            "group": In(range(max(self.groups, 2))),
+            "signals": Out(data.ArrayLayout(signed(cfg.learning.signal_bits), cfg.lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, learning = self.cfg, self.cfg.learning
+        for lane in range(cfg.lanes):
+            neuron = self.group * cfg.lanes + lane
+            terms = [Mux(square_wave_negative(neuron, learning.square_half_period(k)), -self.errors[k], self.errors[k])
+                     for k in range(cfg.network.n_classes)]
+            m.d.comb += self.signals[lane].eq(saturate(sum(terms), learning.signal_bits))
+        return m
