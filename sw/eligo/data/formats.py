@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import io
 import struct
+import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,7 +274,8 @@ def _parse_npy(data: bytes, name: str, sensor_size: SensorSize | None) -> Record
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
         shape, fortran_order, dtype = read_header(stream)
-    except (ValueError, EOFError) as exc:
+    except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as exc:
+        # numpy parses the header as a Python literal, so a corrupted one can fail as Python syntax.
         raise EventFileError(name, 0, f"not a valid .npy header: {exc}") from None
     data_start = stream.tell()
     missing = [f for f in EVENT_DTYPE.names if dtype.names is None or f not in dtype.names]
@@ -311,7 +314,7 @@ def read_npz(path: str | Path, sensor_size: SensorSize | None = None) -> Recordi
             if "events.npy" not in members:
                 raise EventFileError(path, 0, f"no 'events' array; members are {members}")
             blobs = {m: archive.read(m) for m in ("events.npy", "sensor_size.npy") if m in members}
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
         size = Path(path).stat().st_size
         raise EventFileError(path, size, f"not a readable .npz archive (truncated or corrupted): {exc}") from None
     if "sensor_size.npy" in blobs and sensor_size is None:
