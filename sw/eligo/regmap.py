@@ -192,6 +192,8 @@ ERROR_CAUSES = (
     Field("bad_sequence", 2, 1, "a stream word broke the sample grammar LABEL? (EVENT* TICK)+ END"),
     Field("event_dropped", 3, 1, "an event was lost inside the chip (a design error: must never happen)"),
     Field("bus_error", 4, 1, "a bus access answered SLVERR: unmapped address or write to a read-only register"),
+    Field("bad_weight_address", 5, 1, "a weight access named a layer or slice the chip does not have; "
+                                      "a write did nothing, a read returned 0"),
 )
 BUS_ERROR_FIELD = ("ERROR", "bus_error")
 """The one error cause the register file itself raises; the datapath raises the others."""
@@ -234,12 +236,21 @@ def build_register_map(config: AcceleratorConfig) -> RegisterMap:
         Register("COMMAND", 0x014, "wo", "one-cycle commands",
                  (Field("start", 0, 1, "start consuming the event stream"),
                   Field("reset_sample", 1, 1, "zero membranes, traces and scores before the next sample"),
-                  Field("clear_counters", 2, 1, "zero every counter register"))),
+                  Field("clear_counters", 2, 1, "zero every counter register"),
+                  Field("write_weight", 3, 1, "write WEIGHT_WDATA into the weight slice WEIGHT_ADDR names"))),
         Register("STATUS", 0x018, "ro", "live state of the datapath",
                  (Field("busy", 0, 1, "a sample is being processed"),
                   Field("error", 1, 1, "some ERROR cause is set"))),
         Register("ERROR", 0x01C, "w1c", "sticky error causes; write 1 to a bit to clear it", ERROR_CAUSES),
         *(_counter(name, 0x020 + 4 * i, description) for i, (name, description) in enumerate(COUNTERS)),
+        Register("WEIGHT_ADDR", 0x060, "rw", "the weight slice WEIGHT_WDATA/WEIGHT_RDATA access",
+                 (Field("index", 0, 24, "slice index in the layer: (row * groups + group) * slices per word "
+                                        "+ slice"),
+                  Field("layer", 24, 8, "weight layer (0 = first hidden layer, last = readout)"))),
+        Register("WEIGHT_WDATA", 0x064, "rw", "weights COMMAND.write_weight stores: slice lanes packed from "
+                 "bit 0 up, two's complement", (Field("weights", 0, 32, "packed weights"),)),
+        Register("WEIGHT_RDATA", 0x068, "ro", "the weight slice WEIGHT_ADDR names, packed as WEIGHT_WDATA",
+                 (Field("weights", 0, 32, "packed weights"),)),
         _constant("GEOMETRY", 0x080, "layer geometry of the bitstream",
                   (Field("lanes", 0, 16, "neurons updated in parallel", config.lanes),
                    Field("layers", 16, 8, "weight layers (hidden layers + readout)", len(net.layer_sizes) - 1))),
