@@ -1,0 +1,1 @@
+"""eligo notebooks, package data so that ``pynq get-notebooks eligo`` can deliver them."""
