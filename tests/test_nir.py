@@ -136,12 +136,14 @@ def test_cli_export_then_import(tmp_path, capsys):
     assert AcceleratorConfig.from_json((tmp_path / "chip" / "config.json").read_text()) == cfg
     with np.load(tmp_path / "chip" / "weights.npz") as stored:
         assert np.array_equal(stored["layer0"], initial_weights(cfg, 4)[0].numpy())
-    assert main(["nir", "export", "--config", str(tmp_path / "chip" / "config.json"), "--weights",
-                 str(tmp_path / "chip" / "weights.npz"), "--out", str(tmp_path / "again.nir")]) == 0
+    assert main(["nir", "export", "--chip", str(tmp_path / "chip"), "--out", str(tmp_path / "again.nir")]) == 0
     again = nir.read(tmp_path / "again.nir")
     np.testing.assert_array_equal(again.nodes["fc_out"].weight, nir.read(graph_path).nodes["fc_out"].weight)
     assert main(["nir", "import", str(tmp_path / "missing.nir"), "--out", str(tmp_path / "x")]) == 2
     assert "missing.nir" in capsys.readouterr().err
+    np.savez(tmp_path / "chip" / "weights.npz", layer0=initial_weights(cfg, 4)[0].numpy())
+    assert main(["nir", "export", "--chip", str(tmp_path / "chip"), "--out", str(tmp_path / "y.nir")]) == 2
+    assert "lacks ['layer1']" in capsys.readouterr().err
 
 
 def _hidden_subgraph(graph):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -59,6 +60,31 @@ class QuantizationReport:
         rows = [f"layer {i}: max |error| {m:.4g}, rms {r:.4g}, saturated {s}"
                 for i, (m, r, s) in enumerate(zip(self.max_abs_error, self.rms_error, self.saturated))]
         return "\n".join(rows)
+
+
+# ------------------------------------------------------------------------------------------ chip files
+
+
+def write_chip(model, directory: Path) -> None:
+    """Save the chip's state a host loads: ``config.json`` and ``weights.npz`` (``layer0``, ``layer1``, …:
+    integer ``[n_in, n_out]``, the readout last)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(model.cfg.to_json())
+    layers = len(model.cfg.network.layer_sizes) - 1
+    np.savez(directory / "weights.npz", **{f"layer{i}": model.weights(i).numpy() for i in range(layers)})
+
+
+def read_chip(directory: Path):
+    """The ``FixedModel`` that ``write_chip`` saved."""
+    from eligo.fixed.model import FixedModel
+
+    cfg = AcceleratorConfig.from_json((directory / "config.json").read_text())
+    with np.load(directory / "weights.npz") as stored:
+        missing = [f"layer{i}" for i in range(len(cfg.network.layer_sizes) - 1) if f"layer{i}" not in stored]
+        if missing:
+            raise NirError(f"{directory / 'weights.npz'} lacks {missing} for layers {cfg.network.layer_sizes}")
+        weights = [torch.from_numpy(stored[f"layer{i}"]) for i in range(len(cfg.network.layer_sizes) - 1)]
+    return FixedModel(cfg, weights)
 
 
 # ---------------------------------------------------------------------------------------------- export
