@@ -36,7 +36,10 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a spiking network with a learning rule (JSON log + accuracy plot)")
-    p.add_argument("--backend", default="float", help="float (PyTorch reference, default) or model (the chip's integer model)")
+    p.add_argument("--backend", default="float",
+                   help="float (PyTorch reference, default); model, pynq or serial: the chip through the driver "
+                        "(model: its bit-exact integer model)")
+    p.add_argument("--device", default=None, help="pynq: the bitstream; serial: the port (e.g. /dev/ttyUSB1)")
     p.add_argument("--rule", choices=RULE_NAMES, default="stllr", help="learning rule (default stllr)")
     p.add_argument("--dataset", default="patterns", help="registered data set name (default patterns)")
     p.add_argument("--time-steps", type=int, default=None, help="passed to the data set loader as time_steps")
@@ -105,14 +108,14 @@ def train_float(args, dataset_train, dataset_test, progress) -> dict:
                progress=progress)
 
 
-def train_model(args, dataset_train, dataset_test, progress) -> dict:
-    """The bit-exact integer model of the chip (``eligo.fixed``), learning online at batch size 1."""
-    from eligo.fixed.train import train_model as train_on_model
+def train_on_chip(args, dataset_train, dataset_test, progress) -> dict:
+    """The chip through the driver (``eligo.driver``), learning online at batch size 1."""
+    from eligo.driver.train import train_on_device
 
-    return train_on_model(args, dataset_train, dataset_test, progress)
+    return train_on_device(args, dataset_train, dataset_test, progress)
 
 
-BACKENDS = {"float": train_float, "model": train_model}
+BACKENDS = {"float": train_float, "model": train_on_chip, "pynq": train_on_chip, "serial": train_on_chip}
 
 
 def write_log(out: Path, args, history: dict) -> Path:
@@ -145,6 +148,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from eligo.data import load_dataset
+    from eligo.driver.errors import DriverError
 
     backend = BACKENDS.get(args.backend)
     if backend is None:
@@ -165,6 +169,9 @@ def run(args) -> int:
         except ValueError as exc:
             print(f"eligo train: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except DriverError as exc:
+            print(f"eligo train: {args.backend} device: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
     args.out.mkdir(parents=True, exist_ok=True)
     log = write_log(args.out, args, history)
     plot_accuracy(args.out, history, f"{args.rule} on {args.dataset} ({args.backend})")

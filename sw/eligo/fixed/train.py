@@ -148,7 +148,8 @@ def _shift_for(fraction: float, message: str) -> int:
 
 
 def train_model(args, dataset_train: SpikeDataset, dataset_test: SpikeDataset, progress) -> dict:
-    """``eligo train --backend model``: the integer model learning on chip, batch size 1.
+    """The integer model learning on chip, batch size 1, called directly (``eligo train --backend model`` runs
+    the same through the driver: ``eligo.driver.train``).
 
     The float options map onto the chip's encodings (an error if they do not
     fit); ``--lr`` is rounded to the nearest power-of-two shift, and the

@@ -1,0 +1,210 @@
+"""``Accelerator``: one Python API for the chip, whatever carries its registers and streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from eligo.config import AcceleratorConfig
+from eligo.data.stream import sample_words
+from eligo.driver.errors import DeviceError, DriverError, PairingError, TransportTimeout
+from eligo.driver.layout import SampleResult, WeightLayout, decode_output, output_length
+from eligo.driver.transport import Transport
+from eligo.regmap import COUNTERS, ERROR_CAUSES, RegisterMapError, build_register_map
+from eligo.words import OPCODE_SHIFT, PAYLOAD_MASK, Opcode
+
+
+@dataclass(frozen=True)
+class Counters:
+    """The counter registers, by name (``eligo.regmap.COUNTERS``)."""
+
+    events_in: int
+    events_dropped: int
+    bad_words: int
+    cycles_integrate: int
+    cycles_fire: int
+    cycles_learn: int
+    updates_applied: int
+    samples: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+assert [f.name.upper() for f in fields(Counters)] == [name for name, _ in COUNTERS], "Counters fell out of step"
+
+
+def decode_causes(error_word: int) -> tuple[str, ...]:
+    """Names of the ERROR causes set in ``error_word``."""
+    return tuple(f.name for f in ERROR_CAUSES if error_word & f.mask)
+
+
+class Accelerator:
+    """The chip behind ``transport``, checked to be the one ``cfg`` describes.
+
+    Opening reads ID, VERSION and CONFIG_HASH (``PairingError`` on a mismatch),
+    then clears counters, errors and sample state and starts the stream.
+    ``train``/``infer`` turn samples into event words (``eligo.data.stream``),
+    one send per sample, and read back one output packet each; after each
+    sample the ERROR register is read, and any cause raises ``DeviceError``.
+    """
+
+    def __init__(self, transport: Transport, cfg: AcceleratorConfig, *, timeout: float = 5.0):
+        self.transport = transport
+        self.cfg = cfg
+        self.regmap = build_register_map(cfg)
+        self.layout = WeightLayout(cfg)
+        self.timeout = timeout
+        self._next_index = 0
+        self._learn_enable: bool | None = None
+        self.check_identity()
+        self.reset()
+
+    # registers
+    def read(self, name: str) -> int:
+        return self.transport.read_register(self.regmap[name].offset)
+
+    def write(self, name: str, value: int) -> None:
+        self.transport.write_register(self.regmap[name].offset, value)
+
+    def command(self, *names: str) -> None:
+        """Pulse COMMAND fields (start, reset_sample, clear_counters, write_weight)."""
+        reg = self.regmap["COMMAND"]
+        self.write("COMMAND", sum(reg.field(name).mask for name in names))
+
+    def check_identity(self) -> None:
+        try:
+            self.regmap.check_identity(self.read("ID"), self.read("VERSION"), self.read("CONFIG_HASH"))
+        except RegisterMapError as exc:
+            raise PairingError(str(exc)) from None
+
+    def reset(self) -> None:
+        """Clear errors, counters and sample state; inference mode; start consuming the stream."""
+        self.clear_errors()
+        self.set_learning(False)
+        self.command("clear_counters", "reset_sample", "start")
+
+    def set_learning(self, enable: bool) -> None:
+        if enable != self._learn_enable:
+            self.write("CONTROL", self.regmap["CONTROL"].field("learn_enable").mask if enable else 0)
+            self._learn_enable = enable
+
+    def counters(self) -> Counters:
+        return Counters(*(self.read(name) for name, _ in COUNTERS))
+
+    def errors(self) -> tuple[str, ...]:
+        """The ERROR causes now set."""
+        return decode_causes(self.read("ERROR"))
+
+    def clear_errors(self) -> None:
+        self.write("ERROR", self.regmap["ERROR"].mask)
+
+    def check_errors(self, doing: str) -> None:
+        causes = self.errors()
+        if causes:
+            raise DeviceError(f"the device reported an error while {doing}", causes)
+
+    # weights
+    def load_weights(self, weights: Sequence) -> None:
+        """Write every layer's integer weights [n_in, n_out] (first hidden layer first, readout last)."""
+        checked = self._check_weights(weights)
+        address = self.regmap["WEIGHT_ADDR"]
+        for layer, matrix in enumerate(checked):
+            for index, value in enumerate(self.layout.layer_slices(layer, matrix).tolist()):
+                self.write("WEIGHT_ADDR", (layer << address.field("layer").lsb) | index)
+                self.write("WEIGHT_WDATA", value)
+                self.command("write_weight")
+        self.check_errors("loading weights")
+
+    def read_weights(self) -> list[np.ndarray]:
+        """Every layer's weights [n_in, n_out], read back from the chip's memories."""
+        address = self.regmap["WEIGHT_ADDR"]
+        layers = []
+        for layer in range(self.layout.n_layers):
+            slices = []
+            for index in range(self.layout.n_slices(layer)):
+                self.write("WEIGHT_ADDR", (layer << address.field("layer").lsb) | index)
+                slices.append(self.read("WEIGHT_RDATA"))
+            layers.append(self.layout.layer_weights(layer, np.array(slices, dtype=np.uint32)))
+        self.check_errors("reading weights")
+        return layers
+
+    def _check_weights(self, weights: Sequence) -> list[np.ndarray]:
+        sizes = self.cfg.network.layer_sizes
+        if len(weights) != len(sizes) - 1:
+            raise DriverError(f"expected {len(sizes) - 1} weight matrices for layers {sizes}, got {len(weights)}")
+        lo, hi = self.cfg.weight_range
+        checked = []
+        for layer, (w, shape) in enumerate(zip(weights, zip(sizes[:-1], sizes[1:]))):
+            w = np.asarray(w)
+            if w.shape != shape:
+                raise DriverError(f"layer {layer}: weights must be {list(shape)}, got {list(w.shape)}")
+            if w.dtype.kind not in "iu":
+                raise DriverError(f"layer {layer}: weights must be integers, got {w.dtype}")
+            if w.size and not lo <= int(w.min()) <= int(w.max()) <= hi:
+                raise DriverError(f"layer {layer}: weights outside the {self.cfg.weight_bits}-bit range {lo}..{hi}")
+            checked.append(w.astype(np.int64))
+        return checked
+
+    # streams
+    def train(self, spikes, labels: Sequence[int]) -> list[SampleResult]:
+        """Learn online from labelled samples ``spikes`` [N, T, n_inputs] (0/1), one at a time, in order."""
+        spikes = self._check_spikes(spikes)
+        if len(labels) != len(spikes):
+            raise DriverError(f"{len(spikes)} samples but {len(labels)} labels")
+        n_classes = self.cfg.network.n_classes
+        for label in labels:
+            if not 0 <= int(label) < n_classes:
+                raise DriverError(f"label {int(label)} outside 0..{n_classes - 1}")
+        self.set_learning(True)
+        return [self._run_sample(sample, int(label)) for sample, label in zip(spikes, labels)]
+
+    def infer(self, spikes) -> list[SampleResult]:
+        """Class scores of samples ``spikes`` [N, T, n_inputs] (0/1); nothing is learnt."""
+        return [self._run_sample(sample, None) for sample in self._check_spikes(spikes)]
+
+    def run_stream(self, words) -> list[SampleResult]:
+        """Send raw event words (whole samples, END indices continuing from the driver's) and read one output
+        packet per END; for streams built elsewhere, malformed ones included (the device flags those)."""
+        words = np.asarray(words, dtype=np.uint32)
+        ends = (words[words >> OPCODE_SHIFT == Opcode.END] & PAYLOAD_MASK).tolist()
+        self.transport.send_words(words)
+        return [self._receive(index, "running a stream") for index in ends]
+
+    def _run_sample(self, spikes: np.ndarray, label: int | None) -> SampleResult:
+        index = self._next_index
+        self.transport.send_words(sample_words(spikes, label, index))
+        return self._receive(index, f"running sample {index}")
+
+    def _receive(self, index: int, doing: str) -> SampleResult:
+        try:
+            words = self.transport.receive_words(output_length(self.cfg), self.timeout)
+        except TransportTimeout as exc:
+            self.check_errors(f"{doing} ({exc})")
+            raise
+        result = decode_output(self.cfg, words)
+        if result.index != index & PAYLOAD_MASK:
+            raise DriverError(f"output packet for sample {result.index} arrived while waiting for sample {index}")
+        self._next_index = (index + 1) & PAYLOAD_MASK
+        self.check_errors(doing)
+        return result
+
+    def _check_spikes(self, spikes) -> np.ndarray:
+        spikes = np.asarray(spikes)
+        n_inputs = self.cfg.network.n_inputs
+        if spikes.ndim != 3 or spikes.shape[2] != n_inputs or spikes.shape[1] < 1:
+            raise DriverError(f"samples must be [N, T >= 1, {n_inputs}], got {list(spikes.shape)}")
+        if spikes.size and not np.isin(spikes, (0, 1)).all():
+            raise DriverError("spikes must be 0 or 1")
+        return spikes
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> "Accelerator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
