@@ -1,0 +1,45 @@
+"""Weight histograms before/after on-chip learning, from saved chip directories and NIR graphs."""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+
+from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
+from eligo.data import load_dataset
+from eligo.fixed.model import FixedModel, initial_weights
+from eligo.fixed.train import train_fixed
+from eligo.nir_io import export_model, write_chip
+from eligo.plots import plot_weight_histograms, saved_weights
+
+
+def test_histograms_of_a_training_run(tmp_path):
+    cfg = AcceleratorConfig(network=NetworkShape(32, (16,), 4), lanes=4, learning=LearningConfig(lr_shift=7))
+    model = FixedModel(cfg, initial_weights(cfg, seed=1))
+    write_chip(model, tmp_path / "before")
+    train = load_dataset("patterns", "train", seed=0, n_samples=24, n_inputs=32)
+    train_fixed(model, train, train, epochs=1, seed=1)
+    write_chip(model, tmp_path / "after")
+    nir.write(tmp_path / "after.nir", export_model(model))
+
+    before, unit = saved_weights(tmp_path / "before")
+    after, _ = saved_weights(tmp_path / "after")
+    assert unit == "weight (LSB)" and [w.shape for w in after] == [(32, 16), (16, 4)]
+    assert np.array_equal(after[1], model.weights(1).numpy()) and not np.array_equal(before[0], after[0])
+    float_after, float_unit = saved_weights(tmp_path / "after.nir")
+    assert "threshold" in float_unit
+    assert all(np.array_equal(f * cfg.neuron.threshold, w) for f, w in zip(float_after, after))
+
+    png = plot_weight_histograms(before, after, tmp_path / "plots" / "weights.png", title="on-chip S-TLLR", unit=unit)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert plot_weight_histograms(before, float_after, tmp_path / "mixed.png", title="t").is_file()
+
+
+def test_bad_inputs_are_named(tmp_path):
+    with pytest.raises(ValueError, match="neither a chip directory"):
+        saved_weights(tmp_path / "weights.csv")
+    with pytest.raises(ValueError, match="2 layers, after has 1"):
+        plot_weight_histograms([np.zeros((2, 2))] * 2, [np.zeros((2, 2))], tmp_path / "x.png", title="t")
+    with pytest.raises(ValueError, match="layer 0: shape"):
+        plot_weight_histograms([np.zeros((2, 2))], [np.zeros((2, 3))], tmp_path / "x.png", title="t")
