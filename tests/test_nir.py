@@ -119,6 +119,8 @@ def test_unsupported_networks_and_chip_mismatches_are_refused():
         nir_io.export_network(build_network(6, (4,), 2, recurrent=True))
     with pytest.raises(nir_io.NirError, match="fully connected"):
         nir_io.export_network(build_network(16, (ConvSpec(2, 3),), 2, input_shape=(1, 4, 4)))
+    with pytest.raises(nir_io.NirError, match="numbers or strings"):
+        nir_io.export_network(build_network(6, (4,), 2), learning={"factors": (0.5, 1.0)})
     graph = nir_io.export_network(build_network(6, (4,), 2, lif=LIFParams(beta=0.9)))
     with pytest.raises(nir_io.NirError, match="not 1 − 2\\^−k"):
         nir_io.import_model(graph)

@@ -65,24 +65,26 @@ class QuantizationReport:
 # ------------------------------------------------------------------------------------------ chip files
 
 
-def write_chip(model, directory: Path) -> None:
+def write_chip(model, directory: str | Path) -> None:
     """Save the chip's state a host loads: ``config.json`` and ``weights.npz`` (``layer0``, ``layer1``, …:
     integer ``[n_in, n_out]``, the readout last)."""
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(model.cfg.to_json())
     layers = len(model.cfg.network.layer_sizes) - 1
     np.savez(directory / "weights.npz", **{f"layer{i}": model.weights(i).numpy() for i in range(layers)})
 
 
-def read_chip(directory: Path):
+def read_chip(directory: str | Path):
     """The ``FixedModel`` that ``write_chip`` saved."""
     from eligo.fixed.model import FixedModel
 
+    directory = Path(directory)
     cfg = AcceleratorConfig.from_json((directory / "config.json").read_text())
     with np.load(directory / "weights.npz") as stored:
         missing = [f"layer{i}" for i in range(len(cfg.network.layer_sizes) - 1) if f"layer{i}" not in stored]
         if missing:
-            raise NirError(f"{directory / 'weights.npz'} lacks {missing} for layers {cfg.network.layer_sizes}")
+            raise ValueError(f"{directory / 'weights.npz'} lacks {missing} for layers {cfg.network.layer_sizes}")
         weights = [torch.from_numpy(stored[f"layer{i}"]) for i in range(len(cfg.network.layer_sizes) - 1)]
     return FixedModel(cfg, weights)
 
@@ -178,7 +180,7 @@ def _text(value: Any) -> str:
 
 def _uniform(values: np.ndarray, what: str, name: str) -> float:
     values = np.asarray(values, dtype=np.float64).ravel()
-    if values.size == 0 or not np.allclose(values, values[0], rtol=1e-12, atol=0.0):
+    if values.size == 0 or not np.allclose(values, values[0], rtol=1e-6, atol=0.0):
         raise NirError(f"{name}: {what} differs between neurons; eligo neurons of a layer share one {what}")
     return float(values[0])
 
@@ -263,7 +265,7 @@ def graph_layers(graph, dt: float | None = None) -> list[Layer]:
             raise NirError(f"{neuron}: hidden layers must spike (LIF/IF) and the last layer must not (LI/I)")
         if layers and layers[-1].weight.shape[0] != weight.shape[1]:
             raise NirError(f"{fc}: takes {weight.shape[1]} inputs, the layer before gives {layers[-1].weight.shape[0]}")
-        layers.append(Layer(weight, min(max(beta, 0.0), 1.0), threshold, reset))
+        layers.append(Layer(weight, beta, threshold, reset))
     return layers
 
 
