@@ -180,3 +180,23 @@ def test_snntorch_import_gives_the_same_spikes(tmp_path):
             theirs.append(imported(x[:, t])[0])
     ours, theirs = torch.stack(ours), torch.stack(theirs)
     assert ours.sum() > 10 and torch.equal(ours, theirs)
+
+
+def test_snntorch_differs_only_where_the_membrane_lands_on_the_threshold():
+    """Weights on a coarse grid (as the chip's w/θ are) make u = threshold happen: there snnTorch stays silent."""
+    from snntorch.import_nir import import_from_nir
+
+    network = build_network(12, (16,), 2, lif=LIFParams(beta=0.0, reset="zero"), gain=3.0, seed=7)
+    with torch.no_grad():
+        network.layers[0].weight.copy_(torch.round(network.layers[0].weight * 4) / 4)  # exact in float32
+    imported = import_from_nir(_hidden_subgraph(nir_io.export_network(network)))
+    x = _spikes((4, 20, 12), 3, rate=0.5).float()
+    state = network.init_state(4)
+    on_threshold = 0
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            (record,), _, state = network.step(x[:, t], state)
+            theirs = imported(x[:, t])[0]
+            assert torch.equal(theirs, record.s * (record.u > 1.0).float())
+            on_threshold += int((record.u == 1.0).sum())
+    assert on_threshold > 0  # the case the two libraries disagree on did occur
