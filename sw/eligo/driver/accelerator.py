@@ -8,7 +8,6 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from eligo.config import AcceleratorConfig
-from eligo.data.stream import sample_words
 from eligo.driver.errors import DeviceError, DriverError, PairingError, TransportTimeout
 from eligo.driver.layout import SampleResult, WeightLayout, decode_output, output_length
 from eligo.driver.transport import Transport
@@ -174,6 +173,8 @@ class Accelerator:
         return [self._receive(index, "running a stream") for index in ends]
 
     def _run_sample(self, spikes: np.ndarray, label: int | None) -> SampleResult:
+        from eligo.data.stream import sample_words  # eligo.data needs torch; opening a device does not
+
         index = self._next_index
         self.transport.send_words(sample_words(spikes, label, index))
         return self._receive(index, f"running sample {index}")
