@@ -140,7 +140,7 @@ def open_pynq(bitstream: str, cfg: AcceleratorConfig, *,
         import pynq
     except ImportError:
         raise DriverError("the pynq backend needs the pynq package (3.1.x for PYNQ-Z1/Z2, 4.0 for KV260/ZCU104): "
-                          "pip install 'eligo[pynq]' on the board") from None
+                          "install it on the board, with eligo installed --no-deps (docs/driver.md)") from None
     driver_class()
     try:
         overlay = pynq.Overlay(bitstream)

@@ -1,0 +1,220 @@
+"""The ``serial`` transport: the chip's registers and streams over a UART, for the open-toolchain ECP5 board.
+
+Every request is one frame and gets one answer frame::
+
+    request:  0xA5 | command | length (u16) | payload | CRC-8
+    answer:   0xA5 | status  | length (u16) | payload | CRC-8
+
+Numbers are little-endian; ``length`` counts payload bytes; the CRC-8
+(polynomial 0x07, initial value 0) covers everything after the 0xA5.
+
+=========  =====================================  =============================
+command    request payload                        answer payload (status OK)
+=========  =====================================  =============================
+0x01 READ  offset (u16)                           value (u32)
+0x02 WRITE offset (u16), value (u32)              none
+0x03 SEND  1..256 event words (u32 each)          none
+0x04 RECV  none                                   the next output packet, whole
+=========  =====================================  =============================
+
+Status: 0x00 OK; 0x01 SLVERR (the register file refused the access: ERROR.bus_error
+is set); 0x02 EMPTY (RECV: no whole output packet yet; ask again); 0x03 BAD_FRAME
+(a CRC mismatch, an unknown command or a length that does not fit it; nothing
+was done). The bridge drops bytes until 0xA5, so a host can resynchronise by
+sending a valid frame. ``SerialBridge`` is the bridge's executable
+specification, in front of the ``model`` transport.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from eligo.config import AcceleratorConfig
+from eligo.driver.errors import DeviceError, DriverError, StreamLengthError, TransportTimeout
+from eligo.driver.transport import check_access
+from eligo.regmap import RegisterMap, build_register_map
+
+SYNC = 0xA5
+READ, WRITE, SEND, RECV = 0x01, 0x02, 0x03, 0x04
+OK, SLVERR, EMPTY, BAD_FRAME = 0x00, 0x01, 0x02, 0x03
+MAX_SEND_WORDS = 256
+"""Words per SEND frame: what the bridge's input FIFO must hold."""
+HEADER = struct.Struct("<BBH")
+POLL_SECONDS = 1e-3
+
+
+def _crc8_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07 if crc & 0x80 else crc << 1) & 0xFF
+        table.append(crc)
+    return table
+
+
+CRC8_TABLE = _crc8_table()
+
+
+def crc8(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc = CRC8_TABLE[crc ^ byte]
+    return crc
+
+
+def frame(code: int, payload: bytes = b"") -> bytes:
+    """One frame: request (``code`` a command) or answer (``code`` a status)."""
+    body = HEADER.pack(SYNC, code, len(payload))[1:] + payload
+    return bytes([SYNC]) + body + bytes([crc8(body)])
+
+
+class SerialTransport:
+    """A ``Transport`` over a pyserial-style ``port`` (``write(bytes)``; ``read(n)`` returning fewer bytes when its
+    own timeout passes)."""
+
+    def __init__(self, port, regmap: RegisterMap, answer_timeout: float = 1.0):
+        self.port = port
+        self.regmap = regmap
+        self.answer_timeout = answer_timeout
+
+    def _request(self, command: int, payload: bytes = b"") -> tuple[int, bytes]:
+        self.port.write(frame(command, payload))
+        deadline = time.monotonic() + self.answer_timeout
+        while self._read(1, deadline) != bytes([SYNC]):
+            pass
+        head = self._read(3, deadline)
+        status, length = head[0], int.from_bytes(head[1:], "little")
+        body = self._read(length + 1, deadline)
+        if crc8(head + body[:-1]) != body[-1]:
+            raise DriverError("serial answer failed its CRC-8: the line is corrupting bytes")
+        if status == BAD_FRAME:
+            raise DriverError("the bridge rejected a request frame (CRC, command or length): the line is "
+                              "corrupting bytes")
+        return status, body[:-1]
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        data = b""
+        while len(data) < n:
+            data += self.port.read(n - len(data))
+            if len(data) < n and time.monotonic() > deadline:
+                raise TransportTimeout(f"the serial bridge did not answer within {self.answer_timeout} s")
+        return data
+
+    def _check(self, status: int, what: str) -> None:
+        if status == SLVERR:
+            raise DeviceError(f"SLVERR: {what}", ("bus_error",))
+        if status != OK:
+            raise DriverError(f"unexpected bridge status 0x{status:02x} for {what}")
+
+    def read_register(self, offset: int) -> int:
+        check_access(self.regmap, offset)
+        status, payload = self._request(READ, struct.pack("<H", offset))
+        self._check(status, f"read of offset 0x{offset:03x}")
+        return struct.unpack("<I", payload)[0]
+
+    def write_register(self, offset: int, value: int) -> None:
+        check_access(self.regmap, offset, value)
+        status, _ = self._request(WRITE, struct.pack("<HI", offset, value))
+        self._check(status, f"write to offset 0x{offset:03x}")
+
+    def send_words(self, words: np.ndarray) -> None:
+        words = np.asarray(words, dtype="<u4")
+        for start in range(0, len(words), MAX_SEND_WORDS):
+            status, _ = self._request(SEND, words[start:start + MAX_SEND_WORDS].tobytes())
+            self._check(status, "sending event words")
+
+    def receive_words(self, expected_len: int, timeout: float) -> np.ndarray:
+        deadline = time.monotonic() + timeout
+        while True:
+            status, payload = self._request(RECV)
+            if status != EMPTY:
+                break
+            if time.monotonic() > deadline:
+                raise TransportTimeout(f"no output packet within {timeout} s")
+            time.sleep(POLL_SECONDS)
+        self._check(status, "receiving a packet")
+        words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+        if len(payload) % 4 or len(words) != expected_len:
+            raise StreamLengthError(f"output packet of {len(payload) / 4:g} words, expected {expected_len}")
+        return words
+
+    def close(self) -> None:
+        close = getattr(self.port, "close", None)
+        if close is not None:
+            close()
+
+
+class SerialBridge:
+    """The device end: parses request frames from a byte stream and answers them from the ``model`` transport,
+    whose output packets stand for the TLAST-delimited output stream."""
+
+    def __init__(self, device):
+        self.device = device
+        self.pending = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """Take received bytes; return the answer bytes of every frame they complete."""
+        self.pending += data
+        answers = b""
+        while True:
+            start = self.pending.find(bytes([SYNC]))
+            if start < 0:
+                self.pending = b""
+                return answers
+            self.pending = self.pending[start:]
+            if len(self.pending) < 4:
+                return answers
+            command, length = self.pending[1], int.from_bytes(self.pending[2:4], "little")
+            if len(self.pending) < 5 + length:
+                return answers
+            body, check = self.pending[1:4 + length], self.pending[4 + length]
+            self.pending = self.pending[5 + length:]
+            answers += self._answer(command, body[3:]) if crc8(body) == check else frame(BAD_FRAME)
+
+    def _answer(self, command: int, payload: bytes) -> bytes:
+        handlers: dict[int, tuple[Callable[[bytes], bytes], Callable[[int], bool]]] = {
+            READ: (self._read, lambda n: n == 2),
+            WRITE: (self._write, lambda n: n == 6),
+            SEND: (self._send, lambda n: 0 < n <= 4 * MAX_SEND_WORDS and n % 4 == 0),
+            RECV: (self._receive, lambda n: n == 0),
+        }
+        if command not in handlers or not handlers[command][1](len(payload)):
+            return frame(BAD_FRAME)
+        try:
+            return handlers[command][0](payload)
+        except DeviceError:
+            return frame(SLVERR)
+
+    def _read(self, payload: bytes) -> bytes:
+        return frame(OK, struct.pack("<I", self.device.read_register(struct.unpack("<H", payload)[0])))
+
+    def _write(self, payload: bytes) -> bytes:
+        self.device.write_register(*struct.unpack("<HI", payload))
+        return frame(OK)
+
+    def _send(self, payload: bytes) -> bytes:
+        self.device.send_words(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+        return frame(OK)
+
+    def _receive(self, payload: bytes) -> bytes:
+        if not self.device.outputs:
+            return frame(EMPTY)
+        return frame(OK, self.device.outputs.popleft().astype("<u4").tobytes())
+
+
+def open_serial(port_name: str, cfg: AcceleratorConfig, baudrate: int = 115_200) -> SerialTransport:
+    """Open ``port_name`` with pyserial (8N1)."""
+    try:
+        import serial
+    except ImportError:
+        raise DriverError("the serial backend needs pyserial: pip install pyserial") from None
+    try:
+        port = serial.Serial(port_name, baudrate=baudrate, timeout=0.05)
+    except (serial.SerialException, ValueError) as exc:
+        raise DriverError(f"cannot open serial port {port_name}: {exc}") from exc
+    return SerialTransport(port, build_register_map(cfg))
