@@ -1,4 +1,4 @@
-"""Weight histograms before/after on-chip learning, from saved chip directories and NIR graphs."""
+"""Weight histograms before/after on-chip learning (from saved chip directories and NIR graphs); layer rasters."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from eligo.data import load_dataset
 from eligo.fixed.model import FixedModel, initial_weights
 from eligo.fixed.train import train_fixed
 from eligo.nir_io import export_model, write_chip
-from eligo.plots import plot_weight_histograms, saved_weights
+from eligo.plots import network_spikes, plot_spike_rasters, plot_weight_histograms, saved_weights
+from eligo.snn import build_network
 
 
 def test_histograms_of_a_training_run(tmp_path):
@@ -43,3 +44,15 @@ def test_bad_inputs_are_named(tmp_path):
         plot_weight_histograms([np.zeros((2, 2))] * 2, [np.zeros((2, 2))], tmp_path / "x.png", title="t")
     with pytest.raises(ValueError, match="layer 0: shape"):
         plot_weight_histograms([np.zeros((2, 2))], [np.zeros((2, 3))], tmp_path / "x.png", title="t")
+
+
+def test_rasters_of_every_layer(tmp_path):
+    sample = load_dataset("patterns", "test", seed=0, n_samples=1, n_inputs=32).spikes[0]
+    network = build_network(32, (16, 8), 4, gain=3.0, seed=0)
+    rasters = network_spikes(network, sample)
+    assert list(rasters) == ["input", "layer 0", "layer 1"]
+    assert [r.shape for r in rasters.values()] == [(10, 32), (10, 16), (10, 8)]
+    assert np.array_equal(rasters["input"], sample.numpy()) and rasters["layer 0"].sum() > 0
+    assert plot_spike_rasters(rasters, tmp_path / "raster.png", title="t").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="one T"):
+        plot_spike_rasters({"a": np.zeros((3, 2)), "b": np.zeros((4, 2))}, tmp_path / "x.png", title="t")

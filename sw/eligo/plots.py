@@ -1,15 +1,15 @@
-"""Weight histograms before and after on-chip learning, from saved networks.
+"""Weight histograms before and after on-chip learning, from saved networks; spike rasters of every layer.
 
 A saved network is a chip directory (``config.json`` + ``weights.npz``, integer weights in LSBs) or a
 ``.nir`` graph (float weights in units of the threshold); both give per-layer ``[n_in, n_out]`` arrays.
-Accuracy curves are drawn by ``eligo train``, input rasters by ``eligo.data.plots``, memory against T by
-``bench/memory_vs_time.py``.
+Accuracy curves are drawn by ``eligo train``, the input raster of a sample next to its events by
+``eligo.data.plots``, memory against T by ``bench/memory_vs_time.py``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -65,6 +65,53 @@ def plot_weight_histograms(before: Sequence[np.ndarray], after: Sequence[np.ndar
                ylabel="weights", yscale="log")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def network_spikes(network, spikes) -> dict[str, np.ndarray]:
+    """Spikes ``[T, n]`` of the input and of every hidden layer of a float network for one sample ``[T, n_inputs]``."""
+    import torch
+
+    sample = torch.as_tensor(spikes).float()[None]
+    state = network.init_state(1)
+    layers: list[list] = [[] for _ in network.layers]
+    with torch.no_grad():
+        for t in range(sample.shape[1]):
+            records, _, state = network.step(sample[:, t], state)
+            for recorded, record in zip(layers, records):
+                recorded.append(record.s[0].numpy())
+    return {"input": sample[0].numpy(), **{f"layer {i}": np.stack(s) for i, s in enumerate(layers)}}
+
+
+def plot_spike_rasters(rasters: Mapping[str, np.ndarray], out: str | Path, *, title: str) -> Path:
+    """Write a PNG: one raster per named ``[T, n]`` 0/1 array, stacked on a shared time axis."""
+    if not rasters:
+        raise ValueError("no raster to plot")
+    steps = {name: np.shape(r)[0] for name, r in rasters.items()}
+    if len(set(steps.values())) != 1 or any(np.ndim(r) != 2 for r in rasters.values()):
+        raise ValueError(f"rasters must be [T, n] arrays of one T, got shapes "
+                         f"{ {name: np.shape(r) for name, r in rasters.items()} }")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    heights = [max(1.0, min(3.0, np.shape(r)[1] / 40)) for r in rasters.values()]
+    fig, axes = plt.subplots(len(rasters), 1, figsize=(8, 1.2 + sum(heights)), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (name, raster) in zip(axes[:, 0], rasters.items()):
+        time, neuron = np.nonzero(np.asarray(raster))
+        ax.scatter(time, neuron, s=4, marker="|", color="black")
+        ax.set_ylim(-0.5, np.shape(raster)[1] - 0.5)
+        ax.set_ylabel(f"{name}\n({len(time)} spikes)", fontsize=8)
+    axes[-1, 0].set_xlim(-0.5, next(iter(steps.values())) - 0.5)
+    axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title)
     fig.tight_layout()
     out = Path(out)
