@@ -9,29 +9,13 @@ from eligo.config import AcceleratorConfig, NetworkShape
 from eligo.data import load_dataset
 from eligo.driver import Accelerator, DeviceError, DriverError, StreamLengthError, TransportTimeout
 from eligo.driver.model import ModelTransport
-from eligo.driver.serial import (BAD_FRAME, READ, SEND, SYNC, SerialBridge, SerialTransport, crc8, frame,
-                                 open_serial)
+from eligo.driver.serial import (BAD_FRAME, READ, SEND, SYNC, LoopbackPort, SerialBridge, SerialTransport, crc8,
+                                 frame, open_serial)
 from eligo.fixed.model import initial_weights
 from eligo.regmap import build_register_map
 
 CFG = AcceleratorConfig(network=NetworkShape(n_inputs=32, hidden=(16,), n_classes=4), lanes=4)
 REGMAP = build_register_map(CFG)
-
-
-class LoopbackPort:
-    """A pyserial stand-in wired to a bridge; ``damage(answer) -> answer`` corrupts what comes back."""
-
-    def __init__(self, bridge: SerialBridge, damage=lambda answer: answer):
-        self.bridge, self.damage, self.received, self.sent = bridge, damage, b"", 0
-
-    def write(self, data: bytes) -> int:
-        self.sent += len(data)
-        self.received += self.damage(self.bridge.feed(data))
-        return len(data)
-
-    def read(self, n: int) -> bytes:
-        data, self.received = self.received[:n], self.received[n:]
-        return data
 
 
 def open_loopback(damage=lambda answer: answer):
@@ -59,7 +43,7 @@ def test_serial_run_equals_model_run():
         runs.append(([r.scores.tolist() for r in results], [w.tolist() for w in accelerator.read_weights()],
                      accelerator.counters()))
     assert runs[0] == runs[1]
-    assert port.sent > 0 and port.received == b""
+    assert port.sent > 0 and port.answered > 0 and port.incoming == b""
 
 
 def test_long_streams_go_in_several_frames():

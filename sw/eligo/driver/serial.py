@@ -207,6 +207,26 @@ class SerialBridge:
         return frame(OK, self.device.outputs.popleft().astype("<u4").tobytes())
 
 
+class LoopbackPort:
+    """A pyserial stand-in wired straight to a ``SerialBridge``: the framing without a board or a UART.
+    ``damage(answer) -> answer`` can corrupt what comes back; ``sent``/``answered`` count bytes each way."""
+
+    def __init__(self, bridge: SerialBridge, damage: Callable[[bytes], bytes] = lambda answer: answer):
+        self.bridge, self.damage = bridge, damage
+        self.incoming, self.sent, self.answered = b"", 0, 0
+
+    def write(self, data: bytes) -> int:
+        self.sent += len(data)
+        answer = self.damage(self.bridge.feed(data))
+        self.answered += len(answer)
+        self.incoming += answer
+        return len(data)
+
+    def read(self, n: int) -> bytes:
+        data, self.incoming = self.incoming[:n], self.incoming[n:]
+        return data
+
+
 def open_serial(port_name: str, cfg: AcceleratorConfig, baudrate: int = 115_200) -> SerialTransport:
     """Open ``port_name`` with pyserial (8N1)."""
     try:
