@@ -10,7 +10,7 @@ from eligo.config import (AcceleratorConfig, ConfigError, LearningConfig, LfsrFo
 from eligo.fixed.blocks import (decay_trace, integrate_events, project_signal, psi_lookup, softmax_error,
                                 square_wave, stochastic_shift, update_layer, update_post_trace, update_pre_trace,
                                 update_word)
-from eligo.fixed.lfsr import lane_seeds, lane_states, lfsr_sequence, lfsr_step
+from eligo.fixed.lfsr import lane_seeds, lane_states, lane_states_run, lfsr_sequence, lfsr_step
 
 T = torch.tensor
 
@@ -135,6 +135,10 @@ def test_lane_states_match_stepping_each_register():
     for n in range(1, 40):
         registers = [lfsr_step(r, fmt) for r in registers]
         assert lane_states(fmt, 4, T(n)).tolist() == registers
+    # The table walk across the end of the period equals the modulo form.
+    period = fmt.period
+    assert torch.equal(lane_states_run(fmt, 4, period - 3, 10), lane_states(fmt, 4, torch.arange(period - 3, period + 7)))
+    assert torch.equal(lane_states_run(fmt, 4, 5, 2 * period), lane_states(fmt, 4, torch.arange(5, 5 + 2 * period)))
 
 
 def test_update_layer_equals_update_word_in_visit_order():
@@ -160,3 +164,21 @@ def test_update_layer_equals_update_word_in_visit_order():
     assert steps == 5 + visits == 5 + 4
     assert torch.equal(got, expected)
     assert torch.equal(got[:, 0], words[:, 0]) and torch.equal(got[[0, 3]], words[[0, 3]])
+
+
+def test_update_layer_whole_rows_equal_update_word():
+    cfg = AcceleratorConfig(network=NetworkShape(n_inputs=5, hidden=(8,), n_classes=4), lanes=4)
+    gen = torch.Generator().manual_seed(4)
+    words = torch.randint(-128, 128, (5, 2, 4), generator=gen)
+    causal = torch.randint(-3000, 3000, (8,), generator=gen)
+    q = T([3, 0, 200, 1, 90])
+    got, steps = update_layer(words.clone(), causal, torch.zeros(8, dtype=torch.int64), q, T([1, 0, 0, 1, 0]),
+                              6, cfg, lfsr_steps=65530)
+    registers = lane_states(cfg.lfsr, 4, T(65530)).tolist()
+    expected = words.clone()
+    for j in (0, 2, 3, 4):
+        for g in range(2):
+            registers = [lfsr_step(r, cfg.lfsr) for r in registers]
+            expected[j, g] = update_word(expected[j, g], causal[4 * g:4 * g + 4], torch.zeros(4, dtype=torch.int64),
+                                         int(q[j]), 0, T(registers), 6, 8)
+    assert steps == 65530 + 8 and torch.equal(got, expected)

@@ -249,7 +249,7 @@ class LearningConfig:
     signal_bits: int = 8
     error_unit: int = 64
     alpha_post: int = 0
-    lr_shift: int = 10
+    lr_shift: int = 9
     learn_start_step: int = 0
     square_half_period_base: int = 1
     square_half_period_step: int = 1

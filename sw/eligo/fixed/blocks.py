@@ -10,7 +10,7 @@ import torch
 
 from eligo.config import AcceleratorConfig, LearningConfig, PsiTable, TraceFormat
 from eligo.fixed.arith import saturate, shift_right
-from eligo.fixed.lfsr import lane_states
+from eligo.fixed.lfsr import lane_states_run
 
 
 def integrate_events(spikes: torch.Tensor, weights: torch.Tensor, accumulator_bits: int) -> torch.Tensor:
@@ -114,18 +114,24 @@ def update_layer(words: torch.Tensor, causal: torch.Tensor, noncausal: torch.Ten
     causal = torch.nn.functional.pad(causal, (0, pad)).view(n_groups, lanes)
     noncausal = torch.nn.functional.pad(noncausal, (0, pad)).view(n_groups, lanes)
     rows = torch.nonzero(pre_trace, as_tuple=True)[0]
-    groups = torch.nonzero(((causal != 0) | (noncausal != 0)).any(dim=1), as_tuple=True)[0]
+    active = ((causal != 0) | (noncausal != 0)).any(dim=1)
+    every_group = bool(active.all())
+    groups = torch.nonzero(active, as_tuple=True)[0]
     visits = len(rows) * len(groups)
     if visits == 0:
         return words, lfsr_steps
-    steps = lfsr_steps + 1 + torch.arange(visits, dtype=torch.int64).view(len(rows), len(groups))
     if cfg.learning.stochastic_rounding:
-        noise = lane_states(cfg.lfsr, lanes, steps)
+        noise = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits).view(len(rows), len(groups), lanes)
     else:
         noise = torch.full((len(rows), len(groups), lanes), (1 << lr_shift) >> 1, dtype=torch.int64)
-    product = (causal[groups][None] * pre_trace[rows][:, None, None]
-               + noncausal[groups][None] * pre_spikes[rows][:, None, None])
-    block = words[rows][:, groups]
-    words[rows[:, None], groups[None, :]] = saturate(block + stochastic_shift(product, noise, lr_shift),
-                                                     cfg.weight_bits)
+    if not every_group:
+        causal, noncausal = causal[groups], noncausal[groups]
+    product = causal[None] * pre_trace[rows][:, None, None] + noncausal[None] * pre_spikes[rows][:, None, None]
+    if every_group:  # the common case: whole rows, read and written with one gather and one scatter
+        block = words.index_select(0, rows)
+        words.index_copy_(0, rows, saturate(block + stochastic_shift(product, noise, lr_shift), cfg.weight_bits))
+    else:
+        block = words[rows][:, groups]
+        words[rows[:, None], groups[None, :]] = saturate(block + stochastic_shift(product, noise, lr_shift),
+                                                         cfg.weight_bits)
     return words, lfsr_steps + visits

@@ -120,6 +120,9 @@ def config_from_args(args, train: SpikeDataset) -> AcceleratorConfig:
         raise ValueError(f"the model backend takes fully connected layers like 128 or 128,64, got {args.hidden!r}")
     if args.rule not in ("stllr", "tess"):
         raise ValueError(f"the model backend implements stllr and tess, not {args.rule!r}")
+    if args.threshold != 1.0 or args.surrogate != "triangle":
+        raise ValueError("the model backend's float units put the threshold at 1.0 with the triangle Psi table; "
+                         f"got --threshold {args.threshold} --surrogate {args.surrogate}")
     base = AcceleratorConfig()
     leak_shift = _shift_for(1.0 - args.beta, "--beta must be 1 - 2**-k for the chip's shift leak")
     lr_shift = round(math.log2(base.learning.error_unit * base.traces.pre_increment
@@ -153,8 +156,10 @@ def train_model(args, dataset_train: SpikeDataset, dataset_test: SpikeDataset, p
 
     The float options map onto the chip's encodings (an error if they do not
     fit); ``--lr`` is rounded to the nearest power-of-two shift, and the
-    history records the rate actually used. ``--batch-size`` only paces the
-    progress bar: the chip learns one sample at a time.
+    history records the rate actually used. The chip's update is always plain
+    SGD, per learning step, with the square-wave feedback (``--optimizer``,
+    ``--update-every``, ``--signal`` and ``--basis`` do not apply), and
+    ``--batch-size`` only paces the progress bar: it learns one sample at a time.
     """
     cfg = config_from_args(args, dataset_train)
     model = FixedModel(cfg, initial_weights(cfg, args.seed))
