@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from eligo.cli import build_parser
 from eligo.config import AcceleratorConfig, NetworkShape, ReadoutFormat
 from eligo.data import load_dataset
 from eligo.data.stream import sample_words
@@ -110,9 +112,8 @@ def test_train_command_through_the_driver_equals_the_direct_model():
     from eligo.driver.train import train_on_device
     from eligo.fixed.train import train_model
 
-    args = argparse.Namespace(hidden="16", rule="stllr", beta=0.875, lr=0.06, learn_from=0, factors=None,
-                              readout_beta=0.0, reset="subtract", seed=2, epochs=1, batch_size=4, backend="model",
-                              device=None)
+    args = build_parser().parse_args(["train", "--backend", "model", "--hidden", "16", "--lr", "0.06", "--seed", "2",
+                                      "--epochs", "1", "--batch-size", "4"])
     train = load_dataset("patterns", "train", seed=2, n_samples=24, n_inputs=32, time_steps=5)
     test = load_dataset("patterns", "test", seed=2, n_samples=16, n_inputs=32, time_steps=5)
     direct = train_model(args, train, test, None)
@@ -244,3 +245,27 @@ def test_samples_are_checked():
         accelerator.infer(spikes * 2)
     layout = WeightLayout(CFG)
     assert layout.n_slices(0) == 32 * 4 * 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(weight_bits=st.integers(2, 16), lanes_log2=st.integers(0, 5), seed=st.integers(0, 2**16))
+def test_slice_packing_round_trips(weight_bits, lanes_log2, seed):
+    cfg = AcceleratorConfig(network=NetworkShape(n_inputs=3, hidden=(1 << lanes_log2,), n_classes=2),
+                            lanes=1 << lanes_log2, weight_bits=weight_bits)
+    layout = WeightLayout(cfg)
+    assert layout.per_slice * weight_bits <= 32 and cfg.lanes % layout.per_slice == 0
+    lo, hi = cfg.weight_range
+    lanes = np.random.default_rng(seed).integers(lo, hi + 1, (5, layout.per_slice))
+    slices = layout.pack(lanes)
+    assert slices.dtype == np.uint32 and np.array_equal(layout.unpack(slices), lanes)
+
+
+def test_train_command_device_backends_name_what_is_missing(tmp_path, capsys):
+    from eligo.cli import main
+
+    command = ["train", "--dataset", "patterns", "--samples", "8", "--epochs", "1", "--hidden", "16", "--lr", "0.06",
+               "--out", str(tmp_path)]
+    assert main(command + ["--backend", "serial"]) == 2
+    assert "--backend serial needs --device" in capsys.readouterr().err
+    assert main(command + ["--backend", "serial", "--device", str(tmp_path / "tty")]) == 1
+    assert "serial device: cannot open serial port" in capsys.readouterr().err

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Iterable, Sequence
+from dataclasses import fields, make_dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -15,24 +15,13 @@ from eligo.regmap import COUNTERS, ERROR_CAUSES, RegisterMapError, build_registe
 from eligo.words import OPCODE_SHIFT, PAYLOAD_MASK, Opcode
 
 
-@dataclass(frozen=True)
-class Counters:
-    """The counter registers, by name (``eligo.regmap.COUNTERS``)."""
-
-    events_in: int
-    events_dropped: int
-    bad_words: int
-    cycles_integrate: int
-    cycles_fire: int
-    cycles_learn: int
-    updates_applied: int
-    samples: int
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+def _counters_as_dict(self) -> dict[str, int]:
+    return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-assert [f.name.upper() for f in fields(Counters)] == [name for name, _ in COUNTERS], "Counters fell out of step"
+Counters = make_dataclass("Counters", [(name.lower(), int) for name, _ in COUNTERS], frozen=True,
+                          namespace={"as_dict": _counters_as_dict})
+Counters.__doc__ = "The counter registers by lower-case name, in register order (``eligo.regmap.COUNTERS``)."
 
 
 def decode_causes(error_word: int) -> tuple[str, ...]:
