@@ -164,12 +164,44 @@ class ModelTransport:
         self.label: int | None = None
         self.step = 0
         self.in_sample = False
-        self.events: set[int] = set()
+        self.step_inputs = np.zeros(self.cfg.network.n_inputs, dtype=np.int64)  # this step's EVENTs, 0/1
+        self.step_events = 0
         self.spike_counts = [0] * len(self.cfg.network.hidden)
 
     def _consume(self) -> None:
-        while self.waiting:
-            self._word(self.waiting.popleft())
+        """Run the waiting words in order; runs of EVENT words go through at once, as the chip's FIFO takes them."""
+        if not self.waiting:
+            return
+        words = np.fromiter(self.waiting, dtype=np.int64, count=len(self.waiting))
+        self.waiting.clear()
+        opcodes = words >> OPCODE_SHIFT
+        bounds = np.r_[np.flatnonzero(np.diff(opcodes)) + 1, len(words)]
+        start = 0
+        for end in bounds.tolist():
+            if opcodes[start] == Opcode.EVENT:
+                self._events(words[start:end] & PAYLOAD_MASK)
+            else:
+                for word in words[start:end].tolist():
+                    self._word(word)
+            start = end
+
+    def _events(self, addresses: np.ndarray) -> None:
+        """A run of EVENT words: what ``_word`` would do to each in turn."""
+        inside = addresses < self.cfg.network.n_inputs
+        if not inside.all():
+            self._raise_error("bad_address")
+            self._count("BAD_WORDS", int((~inside).sum()))
+        addresses = addresses[inside]
+        _, first = np.unique(addresses, return_index=True)
+        new = addresses[first][self.step_inputs[addresses[first]] == 0]
+        if len(new) < len(addresses):
+            self._raise_error("bad_sequence")
+            self._count("BAD_WORDS", len(addresses) - len(new))
+        if len(new):
+            self.step_inputs[new] = 1
+            self.step_events += len(new)
+            self.in_sample = True
+            self._count("EVENTS_IN", len(new))
 
     def _reject(self, cause: str) -> None:
         self._raise_error(cause)
@@ -177,15 +209,7 @@ class ModelTransport:
 
     def _word(self, word: int) -> None:
         opcode, payload = word >> OPCODE_SHIFT, word & PAYLOAD_MASK
-        if opcode == Opcode.EVENT:
-            if payload >= self.cfg.network.n_inputs:
-                return self._reject("bad_address")
-            if payload in self.events:
-                return self._reject("bad_sequence")
-            self.events.add(payload)
-            self.in_sample = True
-            self._count("EVENTS_IN")
-        elif opcode == Opcode.TICK:
+        if opcode == Opcode.TICK:
             if payload != self.step & PAYLOAD_MASK:
                 return self._reject("bad_sequence")
             self._tick()
@@ -195,7 +219,7 @@ class ModelTransport:
             self.label = payload
             self.in_sample = True
         elif opcode == Opcode.END:
-            if self.step == 0 or self.events:
+            if self.step == 0 or self.step_events:
                 return self._reject("bad_sequence")
             self.outputs.append(encode_output(self.cfg, payload, self.state.scores[0].tolist(), self.spike_counts))
             self._count("SAMPLES")
@@ -205,8 +229,7 @@ class ModelTransport:
 
     def _tick(self) -> None:
         cfg, model = self.cfg, self.model
-        spikes = torch.zeros(1, cfg.network.n_inputs, dtype=torch.int64)
-        spikes[0, sorted(self.events)] = 1
+        spikes = torch.from_numpy(self.step_inputs.copy())[None]
         learn = self.values["CONTROL"] & self.regmap["CONTROL"].field("learn_enable").mask
         steps_before = model.lfsr_steps
         model.step(self.state, spikes, self.label if learn else None, self.step)
@@ -219,4 +242,5 @@ class ModelTransport:
             self.spike_counts[layer] = min(self.spike_counts[layer] + model.layer_inputs[layer + 1], COUNTER_MAX)
         self.step += 1
         self.in_sample = True
-        self.events.clear()
+        self.step_inputs[:] = 0
+        self.step_events = 0
