@@ -1,0 +1,62 @@
+"""Real place and route through ``eligo build`` on ECP5 and iCE40 (slow; CI runs them in their own step).
+
+Each fails when the design misses the clock it was built for or no longer fits.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eligo.cli import main
+from eligo.config import AcceleratorConfig
+
+
+def build(tmp_path, *argv):
+    out = tmp_path / "out"
+    status = main(["build", *argv, "--out", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    print(json.dumps(summary, indent=2))
+    assert summary["fits"], f"does not fit: {summary['resources']}"
+    assert summary["timing_met"], f"timing not met: {summary['fmax_mhz']} vs {summary['constraint_mhz']}"
+    assert status == 0
+    return out, summary
+
+
+@pytest.mark.slow
+def test_update_datapath_ecp5_p8_meets_50_mhz(tmp_path):
+    out, summary = build(tmp_path, "--board", "ulx3s-85f", "--lanes", "8", "--inputs", "64", "--hidden", "32",
+                         "--classes", "8", "--clock-mhz", "50")
+    assert summary["clock_mhz"] == 50 and summary["lanes"] == 8
+    resources = summary["resources"]
+    # Weights live in block RAM and every lane's multiplier in a DSP: none was optimised away.
+    assert resources["BRAM"]["used"] >= 1 and resources["DSP"]["used"] >= 8
+    assert resources["FF"]["used"] >= summary["stimulus_flip_flops"]
+    assert summary["peak_sop_per_s_at_clock"] == 8 * 50e6
+    assert (out / "update.bit").stat().st_size > 100_000
+    cfg = AcceleratorConfig.from_json((out / "config.json").read_text())
+    assert cfg.lanes == 8 and cfg.clock_hz == 50_000_000
+    with np.load(out / "golden" / "expected.npz") as expected:
+        assert expected["weight_words"].shape == (64, 32 // 8, 8)
+    for report in ("update.tim", "update.rpt", "update.report.json"):
+        assert (out / report).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_update_datapath_ice40_p8_fits_and_meets_24_mhz(tmp_path):
+    out, summary = build(tmp_path, "--board", "icebreaker", "--inputs", "128", "--hidden", "16")
+    assert summary["lanes"] == 8 and summary["resources"]["DSP"]["used"] == 8
+    assert summary["resources"]["BRAM"]["used"] >= 1
+    assert summary["clock_mhz"] == pytest.approx(24.0)
+    assert (out / "update.bin").stat().st_size > 50_000
+
+
+@pytest.mark.slow
+def test_tracer_neuron_ecp5(tmp_path):
+    out, summary = build(tmp_path, "--board", "ulx3s-85f", "--design", "tracer", "--clock-mhz", "75")
+    fmt = AcceleratorConfig().neuron
+    # Membrane + spike + the harness' LFSR and stimulus register survive synthesis.
+    assert summary["resources"]["FF"]["used"] >= fmt.membrane_bits + 1 + 32
+    assert (out / "tracer.bit").stat().st_size > 100_000
