@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "eligo.commands.train",
     "eligo.commands.registers",
     "eligo.commands.nir",
+    "eligo.commands.build",
 )
 
 EXIT_OK = 0
