@@ -103,9 +103,6 @@ def test_config_from_arbitrary_json_is_valid_or_config_error(data):
     assert_valid_or_config_error(data)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="reported: from_dict does not check field types, so e.g. neuron.membrane_bits=None "
-                          "raises TypeError from a range check instead of ConfigError")
 @settings(FUZZ, max_examples=30, phases=[Phase.generate])
 @given(data=nested_dicts())
 def test_config_with_wrong_typed_fields_is_config_error(data):

@@ -388,8 +388,37 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     kwargs = {}
     for name, value in data.items():
         nested = _NESTED.get((cls, name))
-        kwargs[name] = _from_dict(nested, value, f"{where}.{name}") if nested else value
+        if nested:
+            kwargs[name] = _from_dict(nested, value, f"{where}.{name}")
+        else:
+            _check_type(f"{where}.{name}", value, _default_of(fields[name]))
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
     return cls(**kwargs)
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def _type_matches(value: Any, example: Any) -> bool:
+    """``value`` has the JSON type of ``example``; bool is not an int here, an int is a valid float."""
+    if isinstance(example, bool):
+        return isinstance(value, bool)
+    if isinstance(example, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(example, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(example, tuple):
+        return isinstance(value, (list, tuple)) and (
+            not example or all(_type_matches(item, example[0]) for item in value))
+    return isinstance(value, type(example))
+
+
+def _check_type(where: str, value: Any, example: Any) -> None:
+    """A field read from a file has the type of its default, so range checks never meet a stray type."""
+    if example is not dataclasses.MISSING and not _type_matches(value, example):
+        expected = "list" if isinstance(example, tuple) else type(example).__name__
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
 
 
 _NESTED: dict[tuple[type, str], type] = {
