@@ -8,8 +8,8 @@ passes it through a unit and writes the result back in the same visit.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Value, unsigned
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Mux, Signal, Value, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import PsiTable, TraceFormat
@@ -63,4 +63,56 @@ class PostTraceUnit(wiring.Component):
         m = Module()
         m.d.comb += self.updated.eq(add_up_to(decay_trace(self.trace, self.fmt.post_decay, self.fmt), self.psi,
                                               self.fmt.max_value))
+        return m
+
+
+class PreTraceScan(wiring.Component):
+    """Walks a layer's n pre traces once per step, one per cycle: read q_j, write {q_j updated, x_j}.
+
+    The trace memory is the update sequencer's (``LayerUpdate.pre_*``), so
+    learning reads exactly what this wrote. ``clear`` walks writing zeros (a
+    sample boundary). ``start``/``clear`` are taken while not ``busy``.
+    """
+
+    def __init__(self, fmt: TraceFormat, code: int, n: int):
+        self.fmt = fmt
+        self.code = code
+        self.n = n
+        layout = data.StructLayout({"trace": unsigned(fmt.bits), "spike": 1})
+        super().__init__({
+            "start": In(1),
+            "clear": In(1),
+            "busy": Out(1),
+            "spikes": In(n),
+            "read_addr": Out(range(n)),
+            "read_data": In(layout),
+            "write_en": Out(1),
+            "write_addr": Out(range(n)),
+            "write_data": Out(layout),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = unit = PreTraceUnit(self.fmt, self.code)
+        row = Signal(range(self.n))
+        walking, clearing = Signal(), Signal()
+        stage_valid = Signal()
+        stage_row = Signal(range(self.n))
+        m.d.comb += [self.busy.eq(walking | clearing | stage_valid), self.read_addr.eq(row)]
+        m.d.sync += [stage_valid.eq(walking), stage_row.eq(row)]
+        with m.If(walking | clearing):
+            m.d.sync += row.eq(row + 1)
+            with m.If(row == self.n - 1):
+                m.d.sync += [walking.eq(0), clearing.eq(0), row.eq(0)]
+        with m.If(self.start):
+            m.d.sync += walking.eq(1)
+        with m.If(self.clear):
+            m.d.sync += clearing.eq(1)
+        spike = self.spikes.bit_select(stage_row, 1)
+        m.d.comb += [unit.trace.eq(self.read_data.trace), unit.spike.eq(spike)]
+        with m.If(stage_valid):
+            m.d.comb += [self.write_en.eq(1), self.write_addr.eq(stage_row),
+                         self.write_data.trace.eq(unit.updated), self.write_data.spike.eq(spike)]
+        with m.If(clearing):
+            m.d.comb += [self.write_en.eq(1), self.write_addr.eq(row)]
         return m

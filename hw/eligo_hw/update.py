@@ -77,8 +77,10 @@ class LayerUpdate(wiring.Component):
     Load the pre traces/spikes (``pre_*``) and the per-group factors
     (``factor_*``) while idle, pulse ``start``; ``busy`` stays high until the
     last word is written back. ``noise``/``lfsr_step`` connect the shared
-    LFSR bank. ``weight_addr``/``weight_data`` read a word back (one cycle
-    latency) while idle. ``visits`` and ``busy_cycles`` count for benchmarks.
+    LFSR bank. While idle, ``weight_addr`` reads a word on ``weight_data``
+    (one cycle latency) and, with ``weight_we``, writes ``weight_wdata``
+    there; ``pre_read_addr`` reads a pre trace back the same way.
+    ``visits`` and ``busy_cycles`` count for benchmarks.
     """
 
     def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, counter_bits: int = 32):
@@ -98,6 +100,8 @@ class LayerUpdate(wiring.Component):
             "start": In(1), "busy": Out(1),
             "noise": In(layouts.noise), "lfsr_step": Out(1),
             "weight_addr": In(range(depth)), "weight_data": Out(layouts.word),
+            "weight_we": In(1), "weight_wdata": In(layouts.word),
+            "pre_read_addr": In(range(self.n_in)), "pre_read_data": Out(layouts.pre),
             "visits": Out(counter_bits), "busy_cycles": Out(counter_bits),
         })
 
@@ -109,7 +113,8 @@ class LayerUpdate(wiring.Component):
         m.submodules.factors = factors = Memory(shape=layouts.factors, depth=groups, init=[])
         m.submodules.lanes = lanes = UpdateLanes(cfg, layer_shift(cfg, self.layer))
         weight_rd, weight_wr = weights.read_port(), weights.write_port()
-        pre_rd, pre_wr = pres.read_port(), pres.write_port()
+        pre_rd, pre_wr, pre_host = pres.read_port(), pres.write_port(), pres.read_port()
+        m.d.comb += [pre_host.addr.eq(self.pre_read_addr), self.pre_read_data.eq(pre_host.data)]
         factor_rd, factor_wr = factors.read_port(), factors.write_port()
 
         # Host-side loading; a group is active iff any lane's factor is non-zero.
@@ -156,7 +161,8 @@ class LayerUpdate(wiring.Component):
         m.d.comb += [
             lanes.word.eq(weight_rd.data), lanes.factors.eq(factor_rd.data), lanes.pre.eq(stage_pre),
             lanes.noise.eq(self.noise),
-            weight_wr.en.eq(stage_valid), weight_wr.addr.eq(stage_addr), weight_wr.data.eq(lanes.updated),
+            weight_wr.addr.eq(Mux(stage_valid, stage_addr, self.weight_addr)),
+            weight_wr.data.eq(Mux(stage_valid, lanes.updated.as_value(), self.weight_wdata.as_value())),
             weight_rd.addr.eq(self.weight_addr), self.weight_data.eq(weight_rd.data),
         ]
 
@@ -168,7 +174,7 @@ class LayerUpdate(wiring.Component):
                 m.d.sync += row_base.eq(row_base + groups)
                 m.next = "CHECK"
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start & has_first):
                     m.d.comb += next_row.eq(0)
@@ -206,6 +212,8 @@ class LayerUpdate(wiring.Component):
             with m.State("FLUSH"):
                 m.d.comb += self.busy.eq(1)
                 m.next = "IDLE"
+        # Host writes only while idle; unconditional, so Icarus sees the enable from time 0.
+        m.d.comb += weight_wr.en.eq(stage_valid | (self.weight_we & fsm.ongoing("IDLE")))
         saturating_increment(m, self.busy_cycles, self.busy)
         return m
 

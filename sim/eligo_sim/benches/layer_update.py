@@ -48,7 +48,8 @@ async def weights_match_model_after_learning(dut):
     rng = np.random.default_rng(bench_seed())
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    for port in ("pre_we", "factor_we", "start", "weight_addr", "pre_addr", "factor_addr", "pre_data", "factor_data"):
+    for port in ("pre_we", "factor_we", "start", "weight_addr", "pre_addr", "factor_addr", "pre_data", "factor_data",
+                 "weight_we", "weight_wdata", "pre_read_addr"):
         getattr(dut, port).value = 0
     dut.rst.value = 1
     for _ in range(2):

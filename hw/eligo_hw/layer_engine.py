@@ -1,0 +1,358 @@
+"""Layer engine: one hidden layer and the readout, trained on chip one time step at a time.
+
+It takes the decoded word stream (``WordDecoder.commands``) and runs the
+model's step (``docs/fixed-point.md``, "One time step"; ``docs/architecture.md``
+for the phases and their cycle costs):
+
+* RUN: EVENT j is integrated into the hidden core (``groups`` cycles);
+  LABEL arms learning for the sample; TICK closes the step; END emits the
+  class scores and clears the per-sample state.
+* FIRE: the hidden core walks its groups; spikes are collected, TESS's z
+  accumulates, the layer-0 pre-trace scan starts.
+* READOUT: each hidden spike leaves on ``output`` (back-pressure stalls it)
+  and is integrated into the readout; the readout fires, its pre-trace scan runs.
+* LEARN (labelled samples, t >= learn_start_step): softmax error, signals,
+  factors, then the weight updates of layer 0 and of the readout, sharing one LFSR bank.
+
+Nothing is dropped: a command waits until its phase can take it. Protocol
+errors (an input twice in a step, a label out of range or after the first
+step) are consumed, counted and raise the sticky ``error`` flag.
+"""
+
+from __future__ import annotations
+
+import torch
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from eligo.config import AcceleratorConfig, ConfigError
+from eligo_hw.learning_signal import Projection, SoftmaxError, logit_bits, square_wave_negative
+from eligo_hw.lfsr import LfsrBank
+from eligo_hw.neuron_core import NeuronCore
+from eligo_hw.traces import PreTraceScan
+from eligo_hw.update import Layouts, LayerUpdate
+from eligo_hw.words import Command, Kind, saturating_increment
+
+PHASES = ("integrate", "fire", "readout", "traces", "learn", "end", "stall")
+
+
+def output_layout(cfg: AcceleratorConfig) -> data.StructLayout:
+    """A hidden spike (index = neuron, value = step) or, at END, a class score (index = class)."""
+    return data.StructLayout({"value": signed(cfg.readout.score_bits), "index": 16, "score": 1})
+
+
+class LayerEngine(wiring.Component):
+    """The trainable network of a one-hidden-layer config, with host ports for weights and for checking.
+
+    Weight port (while ``idle``): ``weight_layer`` picks the memory,
+    ``weight_addr`` the word; ``weight_rdata`` follows one cycle later;
+    ``weight_we`` writes ``weight_wdata``. Probe port (while ``idle``): a
+    group's membranes, post traces, logits and scores, and a row's pre
+    traces, one cycle after ``probe_addr``. ``cycles_*`` count per phase,
+    saturating; ``learn_words`` counts the weight words updated.
+    """
+
+    def __init__(self, cfg: AcceleratorConfig, weights: list[torch.Tensor], counter_bits: int = 32):
+        if len(cfg.network.hidden) != 1:
+            raise ConfigError(f"the layer engine runs one hidden layer, the config has {len(cfg.network.hidden)}")
+        self.cfg = cfg
+        self.cores = [NeuronCore(cfg, layer) for layer in (0, 1)]
+        self.updates = [LayerUpdate(cfg, layer, words) for layer, words in enumerate(weights)]
+        sizes = cfg.network.layer_sizes
+        self.depths = [sizes[layer] * cfg.groups[layer] for layer in (0, 1)]
+        layouts = Layouts(cfg)
+        core0, core1 = self.cores
+        super().__init__({
+            "commands": In(stream.Signature(Command)),
+            "output": Out(stream.Signature(output_layout(cfg))),
+            "idle": Out(1),
+            "error": Out(1),
+            "clear_error": In(1),
+            "weight_layer": In(1),
+            "weight_addr": In(range(max(self.depths))),
+            "weight_we": In(1),
+            "weight_wdata": In(layouts.word),
+            "weight_rdata": Out(layouts.word),
+            "probe_addr": In(range(max(sizes[0], sizes[1]))),
+            "probe_membranes": Out(core0.layouts["membranes"]),
+            "probe_post": Out(core0.layouts["traces"]),
+            "probe_logits": Out(core1.layouts["membranes"]),
+            "probe_scores": Out(core1.layouts["scores"]),
+            "probe_pre0": Out(layouts.pre),
+            "probe_pre1": Out(layouts.pre),
+            "steps": Out(counter_bits),
+            "learn_words": Out(counter_bits),
+            "learn_steps": Out(counter_bits),
+            "duplicate_events": Out(counter_bits),
+            "bad_labels": Out(counter_bits),
+            **{f"cycles_{phase}": Out(counter_bits) for phase in PHASES},
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, lanes = self.cfg, self.cfg.lanes
+        n_in, n_hidden, classes = cfg.network.layer_sizes
+        groups0, groups1 = cfg.groups
+        core0, core1 = self.cores
+        update0, update1 = self.updates
+        m.submodules.core0, m.submodules.core1 = core0, core1
+        m.submodules.update0, m.submodules.update1 = update0, update1
+        m.submodules.bank = bank = LfsrBank(cfg.lfsr, lanes)
+        m.submodules.softmax = softmax = SoftmaxError(cfg)
+        m.submodules.projection = projection = Projection(cfg, n_hidden)
+        m.submodules.scan0 = scan0 = PreTraceScan(cfg.traces, cfg.traces.pre_decay, n_in)
+        m.submodules.scan1 = scan1 = PreTraceScan(cfg.traces, cfg.readout.pre_decay, n_hidden)
+
+        m.d.comb += [self.learn_words.eq(update0.visits + update1.visits),
+                     bank.step.eq(update0.lfsr_step | update1.lfsr_step),
+                     update0.noise.eq(bank.states), update1.noise.eq(bank.states)]
+        for scan, update in ((scan0, update0), (scan1, update1)):
+            m.d.comb += [update.pre_read_addr.eq(Mux(scan.busy, scan.read_addr, self.probe_addr)),
+                         scan.read_data.eq(update.pre_read_data),
+                         update.pre_we.eq(scan.write_en), update.pre_addr.eq(scan.write_addr),
+                         update.pre_data.eq(scan.write_data)]
+        m.d.comb += [self.probe_pre0.eq(update0.pre_read_data), self.probe_pre1.eq(update1.pre_read_data)]
+
+        # Weight memories: the cores read them while integrating, the host while idle.
+        host_layer = Signal()
+        m.d.sync += host_layer.eq(self.weight_layer)
+        for layer, (core, update) in enumerate(((core0, update0), (core1, update1))):
+            selected = self.weight_layer == layer
+            m.d.comb += [update.weight_addr.eq(Mux(self.idle, self.weight_addr, core.weight_addr)),
+                         update.weight_we.eq(self.idle & self.weight_we & selected),
+                         update.weight_wdata.eq(self.weight_wdata),
+                         core.weight_data.eq(update.weight_data)]
+        m.d.comb += self.weight_rdata.eq(Mux(host_layer, update1.weight_data.as_value(),
+                                             update0.weight_data.as_value()))
+
+        # Per-sample and per-step state.
+        inputs = Signal(n_in)             # events of this step: layer 0's x
+        spiked = Signal(n_hidden)         # hidden spikes of this step: the readout's x
+        pending = Signal(n_hidden)        # hidden spikes not yet sent to the readout
+        label = Signal(range(classes))
+        labelled = Signal()
+        step = Signal(cfg.readout.score_bits)
+        started = Signal()                # the sample has seen a word other than LABEL
+        logits = Signal(data.ArrayLayout(signed(logit_bits(cfg)), classes))
+        z = Signal(data.ArrayLayout(signed(logit_bits(cfg)), classes))
+        readout_errors = Signal(softmax.errors_layout)
+        hidden_errors = Signal(softmax.errors_layout)
+        walk = Signal(range(max(groups0, groups1, 2)))
+        walk_valid = Signal()
+        tess_phase = Signal()             # the softmax is forming TESS's layer-local error
+        factor_stage = Signal()
+        factor_group = Signal(range(max(groups0, 2)))
+
+        m.d.comb += [core0.probe_addr.eq(self.probe_addr), core1.probe_addr.eq(self.probe_addr),
+                     self.probe_membranes.eq(core0.probe_membranes), self.probe_post.eq(core0.probe_post),
+                     self.probe_logits.eq(core1.probe_membranes), self.probe_scores.eq(core1.probe_scores),
+                     scan0.spikes.eq(inputs), scan1.spikes.eq(spiked)]
+
+        def flag_error():
+            m.d.sync += self.error.eq(1)
+
+        with m.If(self.clear_error):
+            m.d.sync += self.error.eq(0)
+
+        # Hidden fire results: spikes and TESS's z_k = sum_i B[k, i] s_i.
+        with m.If(core0.result_valid):
+            group = core0.result.group
+            m.d.sync += [spiked.word_select(group, lanes).eq(core0.result.spikes),
+                         pending.word_select(group, lanes).eq(core0.result.spikes)]
+            for k in range(classes):
+                half = cfg.learning.square_half_period(k)
+                terms = [Mux(core0.result.spikes[lane],
+                             Mux(square_wave_negative(group * lanes + lane, half), -1, 1), 0)
+                         for lane in range(lanes)]
+                m.d.sync += z[k].eq(z[k] + sum(terms))
+        with m.If(core1.result_valid):
+            for k in range(classes):
+                with m.If(core1.result.group == k // lanes):
+                    m.d.sync += logits[k].eq(core1.result.integrated[k % lanes])
+
+        # Lowest pending hidden spike: the next readout event.
+        has_pending = pending.any()
+        lowest = Signal(range(n_hidden))
+        for i in reversed(range(n_hidden)):
+            with m.If(pending[i]):
+                m.d.comb += lowest.eq(i)
+
+        # Data buses are driven unconditionally and only their strobes depend on the state: a bit that is
+        # constant in every branch of a conditional assignment is lost by the Verilog backend (X in Icarus).
+        self._hidden_factors(m, core0, update0, projection)
+        for lane in range(lanes):
+            padded = [readout_errors[k] if k < classes else 0 for k in range(lane, groups1 * lanes, lanes)]
+            m.d.comb += update1.factor_data.causal[lane].eq(padded[0] if groups1 == 1 else Array(padded)[walk])
+        in_scores = Signal()
+        klass = Signal(range(classes))
+        m.d.comb += [
+            update1.factor_addr.eq(walk), update1.factor_data.noncausal.eq(0),
+            self.output.payload.score.eq(in_scores),
+            self.output.payload.index.eq(Mux(in_scores, klass, lowest)),
+            self.output.payload.value.eq(Mux(in_scores, core1.probe_scores.as_value().word_select(
+                klass % lanes, cfg.readout.score_bits).as_signed(), step)),
+        ]
+
+        command = self.commands.payload
+        duplicate = inputs.bit_select(command.payload, 1)
+        learning_on = labelled & (step >= cfg.learning.learn_start_step)
+        m.d.comb += [core0.factor_addr.eq(walk), projection.errors.eq(hidden_errors),
+                     projection.group.eq(factor_group), softmax.label.eq(label), softmax.tess.eq(tess_phase),
+                     softmax.logits.eq(Mux(tess_phase, z.as_value(), logits.as_value()))]
+
+        with m.FSM() as fsm:
+            with m.State("RUN"):
+                with m.Switch(command.kind):
+                    with m.Case(Kind.EVENT):
+                        with m.If(duplicate):
+                            m.d.comb += self.commands.ready.eq(1)
+                        with m.Else():
+                            m.d.comb += [core0.events.valid.eq(self.commands.valid),
+                                         core0.events.payload.eq(command.payload),
+                                         self.commands.ready.eq(core0.events.ready)]
+                    with m.Case(Kind.TICK):
+                        m.d.comb += self.commands.ready.eq(~core0.busy)
+                    with m.Default():
+                        m.d.comb += self.commands.ready.eq(1)
+                with m.If(self.commands.valid & self.commands.ready):
+                    with m.Switch(command.kind):
+                        with m.Case(Kind.EVENT):
+                            m.d.sync += started.eq(1)
+                            with m.If(duplicate):
+                                flag_error()
+                                saturating_increment(m, self.duplicate_events, 1)
+                            with m.Else():
+                                m.d.sync += inputs.bit_select(command.payload, 1).eq(1)
+                        with m.Case(Kind.LABEL):
+                            with m.If(started | (command.payload >= classes)):
+                                flag_error()
+                                saturating_increment(m, self.bad_labels, 1)
+                            with m.Else():
+                                m.d.sync += [label.eq(command.payload), labelled.eq(1)]
+                        with m.Case(Kind.TICK):
+                            m.d.sync += [started.eq(1), z.eq(0)]
+                            m.d.comb += [core0.fire.eq(1), scan0.start.eq(1)]
+                            saturating_increment(m, self.steps, 1)
+                            m.next = "FIRE"
+                        with m.Case(Kind.END):
+                            m.d.sync += [klass.eq(0), walk_valid.eq(0)]
+                            m.next = "SCORES"
+            with m.State("FIRE"):
+                with m.If(~core0.busy):
+                    m.d.comb += scan1.start.eq(1)
+                    m.next = "READOUT"
+            with m.State("READOUT"):
+                transfer = has_pending & self.output.ready & core1.events.ready
+                m.d.comb += [self.output.valid.eq(has_pending & core1.events.ready),
+                             core1.events.valid.eq(has_pending & self.output.ready),
+                             core1.events.payload.eq(lowest)]
+                with m.If(transfer):
+                    m.d.sync += pending.bit_select(lowest, 1).eq(0)
+                with m.If(~has_pending & ~core1.busy):
+                    m.d.comb += core1.fire.eq(1)
+                    m.next = "READOUT_FIRE"
+            with m.State("READOUT_FIRE"):
+                with m.If(~core1.busy):
+                    m.next = "TRACES"
+            with m.State("TRACES"):
+                with m.If(~scan0.busy & ~scan1.busy):
+                    m.d.sync += tess_phase.eq(0)
+                    with m.If(learning_on):
+                        m.next = "ERROR_START"
+                    with m.Else():
+                        m.next = "STEP_DONE"
+            with m.State("ERROR_START"):
+                m.d.comb += softmax.start.eq(1)
+                m.next = "ERROR_WAIT"
+            with m.State("ERROR_WAIT"):
+                with m.If(~softmax.busy):
+                    m.d.sync += [hidden_errors.eq(softmax.errors), walk.eq(0), walk_valid.eq(0),
+                                 factor_stage.eq(0)]
+                    with m.If(~tess_phase):
+                        m.d.sync += readout_errors.eq(softmax.errors)
+                    if cfg.learning.rule == "tess":
+                        with m.If(~tess_phase):
+                            m.d.sync += tess_phase.eq(1)
+                            m.next = "ERROR_START"
+                        with m.Else():
+                            m.next = "HIDDEN_FACTORS"
+                    else:
+                        m.next = "HIDDEN_FACTORS"
+            with m.State("HIDDEN_FACTORS"):
+                # Psi and h[t-1] of a group arrive the cycle after its address: issue, then write the factors.
+                m.d.sync += factor_stage.eq(0)
+                with m.If(~walk_valid):
+                    m.d.sync += [walk.eq(walk + 1), factor_stage.eq(1), factor_group.eq(walk)]
+                    with m.If(walk == groups0 - 1):
+                        m.d.sync += [walk_valid.eq(1), walk.eq(0)]
+                with m.If(factor_stage):
+                    m.d.comb += update0.factor_we.eq(1)
+                    with m.If(factor_group == groups0 - 1):
+                        m.next = "READOUT_FACTORS"
+            with m.State("READOUT_FACTORS"):
+                m.d.comb += update1.factor_we.eq(1)
+                m.d.sync += walk.eq(walk + 1)
+                with m.If(walk == groups1 - 1):
+                    m.d.sync += walk.eq(0)
+                    m.next = "UPDATE0"
+            with m.State("UPDATE0"):
+                m.d.comb += update0.start.eq(1)
+                saturating_increment(m, self.learn_steps, 1)
+                m.next = "UPDATE0_WAIT"
+            with m.State("UPDATE0_WAIT"):
+                with m.If(~update0.busy):
+                    m.d.comb += update1.start.eq(1)
+                    m.next = "UPDATE1_WAIT"
+            with m.State("UPDATE1_WAIT"):
+                with m.If(~update1.busy):
+                    m.next = "STEP_DONE"
+            with m.State("STEP_DONE"):
+                m.d.sync += [inputs.eq(0), step.eq(step + 1)]
+                m.next = "RUN"
+            with m.State("SCORES"):
+                # One class per accepted word; a group's scores are read once, a cycle before its first class.
+                lane = klass % lanes
+                m.d.comb += core1.probe_addr.eq(klass // lanes)
+                m.d.comb += in_scores.eq(1)
+                with m.If(~walk_valid):
+                    m.d.sync += walk_valid.eq(1)
+                with m.Else():
+                    m.d.comb += self.output.valid.eq(1)
+                    with m.If(self.output.ready):
+                        m.d.sync += [klass.eq(klass + 1), walk_valid.eq(lane != lanes - 1)]
+                        with m.If(klass == classes - 1):
+                            m.d.comb += [core0.clear.eq(1), core1.clear.eq(1), scan0.clear.eq(1), scan1.clear.eq(1)]
+                            m.next = "CLEAR"
+            with m.State("CLEAR"):
+                with m.If(~core0.busy & ~core1.busy & ~scan0.busy & ~scan1.busy):
+                    m.d.sync += [inputs.eq(0), step.eq(0), labelled.eq(0), started.eq(0)]
+                    m.next = "RUN"
+
+        # The host ports are free; an unconditional assignment, so Icarus evaluates it from time 0.
+        m.d.comb += self.idle.eq(fsm.ongoing("RUN") & ~core0.busy & ~self.commands.valid)
+        phase_states = {
+            "integrate": fsm.ongoing("RUN") & core0.busy,
+            "fire": fsm.ongoing("FIRE"),
+            "readout": fsm.ongoing("READOUT") | fsm.ongoing("READOUT_FIRE"),
+            "traces": fsm.ongoing("TRACES"),
+            "learn": Cat(fsm.ongoing(state) for state in ("ERROR_START", "ERROR_WAIT", "HIDDEN_FACTORS",
+                                                         "READOUT_FACTORS", "UPDATE0", "UPDATE0_WAIT",
+                                                         "UPDATE1_WAIT")).any(),
+            "end": fsm.ongoing("SCORES") | fsm.ongoing("CLEAR"),
+            "stall": self.output.valid & ~self.output.ready,
+        }
+        for phase, condition in phase_states.items():
+            saturating_increment(m, getattr(self, f"cycles_{phase}"), condition)
+        return m
+
+    def _hidden_factors(self, m, core0, update0, projection):
+        """causal = L * Psi, noncausal = alpha_post * L * h[t-1] for the P neurons of the projection's group."""
+        alpha = self.cfg.learning.alpha_post
+        m.d.comb += update0.factor_addr.eq(projection.group)
+        for lane in range(self.cfg.lanes):
+            signal = projection.signals[lane]
+            m.d.comb += update0.factor_data.causal[lane].eq(signal * core0.factor_psi[lane])
+            post_term = signal * core0.factor_post[lane]
+            noncausal = {0: 0, 1: post_term, -1: -post_term}[alpha]
+            m.d.comb += update0.factor_data.noncausal[lane].eq(noncausal)

@@ -1,0 +1,60 @@
+"""Layer engine in Verilog on Icarus and Verilator: spikes, state and every weight after learning, bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+
+from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape, NeuronFormat, TraceFormat
+from eligo.fixed.model import FixedModel, initial_weights
+from eligo_hw.export import write_verilog
+from eligo_hw.layer_engine import LayerEngine
+from eligo_sim.runner import SIMULATORS, build_bench
+
+WEIGHT_SEED = 2
+CASES = {
+    # S-TLLR with the post term, two groups per layer-0 row, a fast learning rate that moves weights every step.
+    "stllr-p8": (AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(16,), n_classes=4), lanes=8,
+                                   learning=LearningConfig(alpha_post=1, lr_shift=2)), 3.0),
+    # TESS on 4 lanes, narrow membranes that saturate, zero reset, multiply-encoded traces, late learning start.
+    "tess-p4": (AcceleratorConfig(network=NetworkShape(n_inputs=12, hidden=(8,), n_classes=4), lanes=4,
+                                  neuron=NeuronFormat(membrane_bits=9, input_bits=8, reset="zero", threshold=40),
+                                  traces=TraceFormat(decay="multiply", pre_decay=200, post_decay=100),
+                                  learning=LearningConfig(rule="tess", lr_shift=1, alpha_post=-1,
+                                                          learn_start_step=2)), 4.0),
+    # The project's default layer: 512 inputs x 128 neurons x 10 classes on 16 lanes.
+    "stllr-512x128": (AcceleratorConfig(learning=LearningConfig(alpha_post=1)), 2.0),
+    "tess-512x128": (AcceleratorConfig(learning=LearningConfig(rule="tess", alpha_post=1)), 2.0),
+}
+
+
+def build(simulator, case, build_dir):
+    cfg, gain = CASES[case]
+    words = FixedModel(cfg, initial_weights(cfg, WEIGHT_SEED, gain=gain)).words
+    source = write_verilog(LayerEngine(cfg, words), "layer_engine", build_dir / "layer_engine.v")
+    return build_bench(simulator=simulator, sources=[source], toplevel="layer_engine", build_dir=build_dir / simulator)
+
+
+def params(case, **run):
+    cfg, gain = CASES[case]
+    return {"config": cfg.to_dict(), "weight_seed": WEIGHT_SEED, "gain": gain, **run}
+
+
+def run_case(simulator, case, tmp_path, seeds, **run):
+    bench = build(simulator, case, tmp_path)
+    for seed in seeds:
+        result = bench.run("eligo_sim.benches.layer_engine", params=params(case, **run), seed=seed)
+        print(f"layer engine {case} on {simulator}, seed {seed}: {result.real_time_s:.2f} s")
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", ["stllr-p8", "tess-p4"])
+def test_engine_bench(simulator, case, tmp_path):
+    run_case(simulator, case, tmp_path, (1, 2), samples=4, steps=6, event_rate=0.3, idle=0.3, backpressure=0.4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", ["stllr-512x128", "tess-512x128"])
+def test_full_size_engine_bench(simulator, case, tmp_path):
+    run_case(simulator, case, tmp_path, (1,), samples=1, steps=20, event_rate=0.05, idle=0.1, backpressure=0.2,
+             checkpoint_every=10)
