@@ -1,8 +1,9 @@
 """Drive the accelerator from Python: one ``Accelerator`` API over interchangeable transports.
 
-``model`` (the fixed-point model behind the register map), ``pynq`` (MMIO and
-AXI DMA on a Zynq board) and ``serial`` (a UART bridge) carry the same
-registers and streams; see docs/driver.md.
+``model`` (the fixed-point model behind the register map), ``rtl`` (the
+Verilog in a cocotb simulation), ``pynq`` (MMIO and AXI DMA on a Zynq board)
+and ``serial`` (a UART bridge) carry the same registers and streams; see
+docs/driver.md.
 """
 
 from eligo.driver.accelerator import Accelerator, Counters, decode_causes

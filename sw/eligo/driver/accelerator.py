@@ -43,6 +43,7 @@ class Accelerator:
         self.transport = transport
         self.cfg = cfg
         self.regmap = build_register_map(cfg)
+        self.offsets = self.regmap.offsets
         self.layout = WeightLayout(cfg)
         self.timeout = timeout
         self._next_index = 0
@@ -52,10 +53,10 @@ class Accelerator:
 
     # registers
     def read(self, name: str) -> int:
-        return self.transport.read_register(self.regmap[name].offset)
+        return self.transport.read_register(self.offsets[name])
 
     def write(self, name: str, value: int) -> None:
-        self.transport.write_register(self.regmap[name].offset, value)
+        self.transport.write_register(self.offsets[name], value)
 
     def command(self, *names: str) -> None:
         """Pulse COMMAND fields (start, reset_sample, clear_counters, write_weight)."""
@@ -98,22 +99,23 @@ class Accelerator:
     def load_weights(self, weights: Sequence) -> None:
         """Write every layer's integer weights [n_in, n_out] (first hidden layer first, readout last)."""
         checked = self._check_weights(weights)
-        address = self.regmap["WEIGHT_ADDR"]
+        layer_shift = self.regmap["WEIGHT_ADDR"].field("layer").lsb
+        write_weight = self.regmap["COMMAND"].field("write_weight").mask
         for layer, matrix in enumerate(checked):
             for index, value in enumerate(self.layout.layer_slices(layer, matrix).tolist()):
-                self.write("WEIGHT_ADDR", (layer << address.field("layer").lsb) | index)
+                self.write("WEIGHT_ADDR", (layer << layer_shift) | index)
                 self.write("WEIGHT_WDATA", value)
-                self.command("write_weight")
+                self.write("COMMAND", write_weight)
         self.check_errors("loading weights")
 
     def read_weights(self) -> list[np.ndarray]:
         """Every layer's weights [n_in, n_out], read back from the chip's memories."""
-        address = self.regmap["WEIGHT_ADDR"]
+        layer_shift = self.regmap["WEIGHT_ADDR"].field("layer").lsb
         layers = []
         for layer in range(self.layout.n_layers):
             slices = []
             for index in range(self.layout.n_slices(layer)):
-                self.write("WEIGHT_ADDR", (layer << address.field("layer").lsb) | index)
+                self.write("WEIGHT_ADDR", (layer << layer_shift) | index)
                 slices.append(self.read("WEIGHT_RDATA"))
             layers.append(self.layout.layer_weights(layer, np.array(slices, dtype=np.uint32)))
         self.check_errors("reading weights")

@@ -30,7 +30,7 @@ import torch
 from eligo.config import AcceleratorConfig
 from eligo.driver.errors import DeviceError, DriverError, StreamLengthError, TransportTimeout
 from eligo.driver.layout import WeightLayout, encode_output
-from eligo.driver.transport import check_access
+from eligo.driver.transport import RegisterWindow
 from eligo.fixed.model import FixedModel
 from eligo.regmap import COUNTERS, build_register_map
 from eligo.words import OPCODE_SHIFT, PAYLOAD_MASK, Opcode
@@ -56,6 +56,11 @@ class ModelTransport:
     def __init__(self, cfg: AcceleratorConfig):
         self.cfg = cfg
         self.regmap = build_register_map(cfg)
+        self.window = RegisterWindow(self.regmap)
+        command, address = self.regmap["COMMAND"], self.regmap["WEIGHT_ADDR"]
+        self.command_masks = {f.name: f.mask for f in command.fields}
+        self.learn_mask = self.regmap["CONTROL"].field("learn_enable").mask
+        self.weight_layer, self.weight_index = address.field("layer"), address.field("index")
         self.layout = WeightLayout(cfg)
         sizes = cfg.network.layer_sizes
         self.model = CountingModel(cfg, [torch.zeros(n_in, n_out, dtype=torch.int64)
@@ -69,7 +74,7 @@ class ModelTransport:
 
     # registers
     def read_register(self, offset: int) -> int:
-        reg = check_access(self.regmap, offset)
+        reg = self.window.find(offset)
         if reg is None:
             self._bus_error(f"read of unmapped offset 0x{offset:03x}")
         if reg.access == "wo":
@@ -86,7 +91,7 @@ class ModelTransport:
         return self.values[reg.name]
 
     def write_register(self, offset: int, value: int) -> None:
-        reg = check_access(self.regmap, offset, value)
+        reg = self.window.find(offset, value)
         if reg is None:
             self._bus_error(f"write to unmapped offset 0x{offset:03x}")
         if reg.access == "ro":
@@ -110,24 +115,23 @@ class ModelTransport:
         self.counters[name] = min(self.counters[name] + amount, COUNTER_MAX)
 
     def _command(self, value: int) -> None:
-        command = self.regmap["COMMAND"]
-        if value & command.field("clear_counters").mask:
+        masks = self.command_masks
+        if value & masks["clear_counters"]:
             self.counters = dict.fromkeys(self.counters, 0)
-        if value & command.field("reset_sample").mask:
+        if value & masks["reset_sample"]:
             self._clear_sample()
-        if value & command.field("write_weight").mask:
+        if value & masks["write_weight"]:
             where = self._weight_slice()
             if where is not None:
                 self._lanes(*where)[:] = torch.from_numpy(self.layout.unpack(self.values["WEIGHT_WDATA"]))
-        if value & command.field("start").mask:
+        if value & masks["start"]:
             self.running = True
             self._consume()
 
     def _weight_slice(self) -> tuple[int, int] | None:
         """(layer, slice index) WEIGHT_ADDR names, or None (and ERROR.bad_weight_address) if there is none."""
-        address = self.regmap["WEIGHT_ADDR"]
-        layer = (self.values["WEIGHT_ADDR"] & address.field("layer").mask) >> address.field("layer").lsb
-        index = self.values["WEIGHT_ADDR"] & address.field("index").mask
+        layer = (self.values["WEIGHT_ADDR"] & self.weight_layer.mask) >> self.weight_layer.lsb
+        index = self.values["WEIGHT_ADDR"] & self.weight_index.mask
         if layer >= self.layout.n_layers or index >= self.layout.n_slices(layer):
             self._raise_error("bad_weight_address")
             return None
@@ -230,7 +234,7 @@ class ModelTransport:
     def _tick(self) -> None:
         cfg, model = self.cfg, self.model
         spikes = torch.from_numpy(self.step_inputs.copy())[None]
-        learn = self.values["CONTROL"] & self.regmap["CONTROL"].field("learn_enable").mask
+        learn = self.values["CONTROL"] & self.learn_mask
         steps_before = model.lfsr_steps
         model.step(self.state, spikes, self.label if learn else None, self.step)
         updates = model.lfsr_steps - steps_before

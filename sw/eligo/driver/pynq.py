@@ -26,7 +26,7 @@ import numpy as np
 from eligo.config import AcceleratorConfig
 from eligo.driver.errors import DriverError, StreamLengthError, TransportTimeout
 from eligo.driver.layout import output_length
-from eligo.driver.transport import refuse_illegal
+from eligo.driver.transport import RegisterWindow
 from eligo.regmap import RegisterMap, build_register_map
 
 VLNV = "eligo.org:eligo:accelerator:1.0"
@@ -46,7 +46,7 @@ class PynqTransport:
         self.registers = registers
         self.send_channel = dma.sendchannel
         self.recv_channel = dma.recvchannel
-        self.regmap = regmap
+        self.window = RegisterWindow(regmap)
         self.input_capacity = max_transfer_bytes // WORD_BYTES
         if output_words + 1 > self.input_capacity:
             raise DriverError(f"an output packet of {output_words} words does not fit a "
@@ -56,11 +56,11 @@ class PynqTransport:
         self.sending = False
 
     def read_register(self, offset: int) -> int:
-        refuse_illegal(self.regmap, offset)
+        self.window.refuse_illegal(offset)
         return int(self.registers.read(offset))
 
     def write_register(self, offset: int, value: int) -> None:
-        refuse_illegal(self.regmap, offset, value)
+        self.window.refuse_illegal(offset, value)
         self.registers.write(offset, value)
 
     def send_words(self, words: np.ndarray, timeout: float = 5.0) -> None:

@@ -18,7 +18,7 @@ from cocotb.task import resume
 from cocotbext.axi import AxiResp, AxiStreamFrame
 
 from eligo.driver.errors import DeviceError, StreamLengthError, TransportTimeout
-from eligo.driver.transport import check_access
+from eligo.driver.transport import RegisterWindow
 from eligo.regmap import RegisterMap
 
 
@@ -26,18 +26,18 @@ class RtlTransport:
     """A ``Transport`` over cocotbext-axi bus models attached to a simulated design."""
 
     def __init__(self, master, regmap: RegisterMap, source, sink, timeout_ns: int = 100_000):
-        self.master, self.regmap, self.source, self.sink = master, regmap, source, sink
+        self.master, self.window, self.source, self.sink = master, RegisterWindow(regmap), source, sink
         self.timeout_ns = timeout_ns
 
     def read_register(self, offset: int) -> int:
-        check_access(self.regmap, offset)
+        self.window.find(offset)
         response = resume(self.master.read)(offset, 4)
         if response.resp != AxiResp.OKAY:
             raise DeviceError(f"{response.resp.name}: read of offset 0x{offset:03x}", ("bus_error",))
         return int.from_bytes(response.data, "little")
 
     def write_register(self, offset: int, value: int) -> None:
-        check_access(self.regmap, offset, value)
+        self.window.find(offset, value)
         response = resume(self.master.write)(offset, value.to_bytes(4, "little"))
         if response.resp != AxiResp.OKAY:
             raise DeviceError(f"{response.resp.name}: write to offset 0x{offset:03x}", ("bus_error",))

@@ -35,7 +35,7 @@ import numpy as np
 
 from eligo.config import AcceleratorConfig
 from eligo.driver.errors import DeviceError, DriverError, StreamLengthError, TransportTimeout
-from eligo.driver.transport import check_access
+from eligo.driver.transport import RegisterWindow
 from eligo.regmap import RegisterMap, build_register_map
 
 SYNC = 0xA5
@@ -79,7 +79,7 @@ class SerialTransport:
 
     def __init__(self, port, regmap: RegisterMap, answer_timeout: float = 1.0):
         self.port = port
-        self.regmap = regmap
+        self.window = RegisterWindow(regmap)
         self.answer_timeout = answer_timeout
 
     def _request(self, command: int, payload: bytes = b"") -> tuple[int, bytes]:
@@ -112,13 +112,13 @@ class SerialTransport:
             raise DriverError(f"unexpected bridge status 0x{status:02x} for {what}")
 
     def read_register(self, offset: int) -> int:
-        check_access(self.regmap, offset)
+        self.window.find(offset)
         status, payload = self._request(READ, struct.pack("<H", offset))
         self._check(status, f"read of offset 0x{offset:03x}")
         return struct.unpack("<I", payload)[0]
 
     def write_register(self, offset: int, value: int) -> None:
-        check_access(self.regmap, offset, value)
+        self.window.find(offset, value)
         status, _ = self._request(WRITE, struct.pack("<HI", offset, value))
         self._check(status, f"write to offset 0x{offset:03x}")
 

@@ -36,23 +36,26 @@ class Transport(Protocol):
         """Release what the transport holds (buffers, ports)."""
 
 
-def check_access(regmap: RegisterMap, offset: int, value: int | None = None) -> Register | None:
-    """The register at ``offset`` (None if unmapped), after checking that the offset and value can go on the bus;
-    the two low address bits are ignored, as on the bus."""
-    if not 0 <= offset < 1 << ADDRESS_BITS:
-        raise DriverError(f"register offset 0x{offset:x} is outside the 0x{1 << ADDRESS_BITS:x}-byte window")
-    if value is not None and not 0 <= value <= 0xFFFF_FFFF:
-        raise DriverError(f"register value {value} does not fit in 32 bits")
-    for reg in regmap:
-        if reg.offset == offset & ~3:
-            return reg
-    return None
+class RegisterWindow:
+    """The register map indexed by byte offset, with the bus's address rules (the two low bits are ignored)."""
 
+    def __init__(self, regmap: RegisterMap):
+        self.regmap = regmap
+        self.by_offset = {reg.offset: reg for reg in regmap}
 
-def refuse_illegal(regmap: RegisterMap, offset: int, value: int | None = None) -> None:
-    """Raise, without touching the bus, for an access the register file would answer with SLVERR."""
-    reg = check_access(regmap, offset, value)
-    if reg is None:
-        raise DeviceError(f"offset 0x{offset:03x} is not a register (the bus would answer SLVERR)", ("bus_error",))
-    if value is not None and reg.access == "ro":
-        raise DeviceError(f"{reg.name} is read-only (the bus would answer SLVERR)", ("bus_error",))
+    def find(self, offset: int, value: int | None = None) -> Register | None:
+        """The register at ``offset`` (None if unmapped), after checking the offset and value fit the bus."""
+        if not 0 <= offset < 1 << ADDRESS_BITS:
+            raise DriverError(f"register offset 0x{offset:x} is outside the 0x{1 << ADDRESS_BITS:x}-byte window")
+        if value is not None and not 0 <= value <= 0xFFFF_FFFF:
+            raise DriverError(f"register value {value} does not fit in 32 bits")
+        return self.by_offset.get(offset & ~3)
+
+    def refuse_illegal(self, offset: int, value: int | None = None) -> None:
+        """Raise, without touching the bus, for an access the register file would answer with SLVERR."""
+        reg = self.find(offset, value)
+        if reg is None:
+            raise DeviceError(f"offset 0x{offset:03x} is not a register (the bus would answer SLVERR)",
+                              ("bus_error",))
+        if value is not None and reg.access == "ro":
+            raise DeviceError(f"{reg.name} is read-only (the bus would answer SLVERR)", ("bus_error",))
