@@ -161,7 +161,8 @@ class Board:
 
 
 BOARDS: dict[str, Board] = {board.name: board for board in (
-    Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", "LFE5U-85F-6BG381C", 25e6, 100.0, "nextpnr"),
+    # 50 MHz: the update lanes (multiply, add, saturate into the BRAM write port in one cycle) reach ~56 MHz.
+    Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", "LFE5U-85F-6BG381C", 25e6, 50.0, "nextpnr"),
     # The UP5K's eight SB_MAC16 bound P at 8; its 30 EBR (120 kbit) bound the first layer (see docs/boards.md).
     Board("icebreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K-SG48", 12e6, 24.0, "nextpnr",
           {"network": NetworkShape(n_inputs=256, hidden=(32,), n_classes=8), "lanes": 8}),
