@@ -16,6 +16,7 @@ first, two's complement), then each hidden layer's spike count over the sample
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def weights_per_slice(cfg: AcceleratorConfig) -> int:
 class WeightLayout:
     cfg: AcceleratorConfig
 
-    @property
+    @cached_property
     def per_slice(self) -> int:
         return weights_per_slice(self.cfg)
 
@@ -47,24 +48,33 @@ class WeightLayout:
     def slices_per_word(self) -> int:
         return self.cfg.lanes // self.per_slice
 
+    @cached_property
+    def _shifts(self) -> np.ndarray:
+        """Bit position of each lane in a slice."""
+        return self.cfg.weight_bits * np.arange(self.per_slice)
+
     @property
     def n_layers(self) -> int:
         return len(self.cfg.network.layer_sizes) - 1
 
     def n_slices(self, layer: int) -> int:
-        return self.cfg.network.layer_sizes[layer] * self.cfg.groups[layer] * self.slices_per_word
+        return self._slices_per_layer[layer]
+
+    @cached_property
+    def _slices_per_layer(self) -> tuple[int, ...]:
+        return tuple(n_in * groups * self.slices_per_word
+                     for n_in, groups in zip(self.cfg.network.layer_sizes, self.cfg.groups))
 
     def pack(self, lanes: np.ndarray) -> np.ndarray:
         """Weights [..., per_slice] (in range) -> uint32 slices [...]."""
         bits = self.cfg.weight_bits
-        fields = (np.asarray(lanes, dtype=np.int64) & ((1 << bits) - 1)) << (bits * np.arange(self.per_slice))
+        fields = (np.asarray(lanes, dtype=np.int64) & ((1 << bits) - 1)) << self._shifts
         return np.bitwise_or.reduce(fields, axis=-1).astype(np.uint32)
 
     def unpack(self, slices: np.ndarray) -> np.ndarray:
         """uint32 slices [...] -> signed weights [..., per_slice]."""
         bits = self.cfg.weight_bits
-        fields = (np.asarray(slices, dtype=np.int64)[..., None] >> (bits * np.arange(self.per_slice))) \
-            & ((1 << bits) - 1)
+        fields = (np.asarray(slices, dtype=np.int64)[..., None] >> self._shifts) & ((1 << bits) - 1)
         return fields - ((fields >> (bits - 1)) << bits)
 
     def layer_slices(self, layer: int, weights: np.ndarray) -> np.ndarray:

@@ -59,6 +59,7 @@ class ModelTransport:
         self.window = RegisterWindow(self.regmap)
         command, address = self.regmap["COMMAND"], self.regmap["WEIGHT_ADDR"]
         self.command_masks = {f.name: f.mask for f in command.fields}
+        self.kept_bits = {reg.name: (1 << reg.width) - 1 for reg in self.regmap}
         self.learn_mask = self.regmap["CONTROL"].field("learn_enable").mask
         self.weight_layer, self.weight_index = address.field("layer"), address.field("index")
         self.layout = WeightLayout(cfg)
@@ -96,7 +97,7 @@ class ModelTransport:
             self._bus_error(f"write to unmapped offset 0x{offset:03x}")
         if reg.access == "ro":
             self._bus_error(f"write to read-only register {reg.name}")
-        value &= (1 << reg.width) - 1
+        value &= self.kept_bits[reg.name]
         if reg.access == "rw":
             self.values[reg.name] = value
         elif reg.access == "w1c":
@@ -123,7 +124,7 @@ class ModelTransport:
         if value & masks["write_weight"]:
             where = self._weight_slice()
             if where is not None:
-                self._lanes(*where)[:] = torch.from_numpy(self.layout.unpack(self.values["WEIGHT_WDATA"]))
+                self._lanes(*where)[:] = self.layout.unpack(self.values["WEIGHT_WDATA"])
         if value & masks["start"]:
             self.running = True
             self._consume()
@@ -137,10 +138,10 @@ class ModelTransport:
             return None
         return layer, index
 
-    def _lanes(self, layer: int, index: int) -> torch.Tensor:
-        """A view of the weight memory lanes one slice holds."""
+    def _lanes(self, layer: int, index: int) -> np.ndarray:
+        """A view of the weight memory lanes one slice holds (the memory is contiguous)."""
         per_slice = self.layout.per_slice
-        return self.model.words[layer].view(-1)[index * per_slice:(index + 1) * per_slice]
+        return self.model.words[layer].numpy().reshape(-1)[index * per_slice:(index + 1) * per_slice]
 
     # streams
     def send_words(self, words: np.ndarray) -> None:
