@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -269,3 +271,10 @@ def test_train_command_device_backends_name_what_is_missing(tmp_path, capsys):
     assert "--backend serial needs --device" in capsys.readouterr().err
     assert main(command + ["--backend", "serial", "--device", str(tmp_path / "tty")]) == 1
     assert "serial device: cannot open serial port" in capsys.readouterr().err
+
+
+def test_driver_imports_without_torch():
+    """A board image may have numpy and pynq but no torch: opening a device must not need it."""
+    code = ("import sys; import eligo.driver, eligo.driver.pynq, eligo.driver.serial; "
+            "assert 'torch' not in sys.modules, 'eligo.driver pulled in torch'")
+    subprocess.run([sys.executable, "-c", code], check=True)
