@@ -3,7 +3,8 @@
 A board names an amaranth-boards platform, its FPGA family and the clock the
 design must meet there. The design's ``sync`` domain always comes from the
 board's PLL set to that clock (not from the crystal), so the frequency nextpnr
-checks is the frequency the bitstream runs at. The Zynq board has no open
+checks is the frequency the bitstream runs at: nextpnr derives the PLL output's
+constraint from the divider parameters and the crystal's constraint. The Zynq board has no open
 place and route here: it gets a Yosys ``synth_xilinx`` estimate instead.
 """
 
@@ -128,7 +129,6 @@ class PllClocked(Elaboratable):
                 io_PACKAGEPIN=crystal.io, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=pll_clock, o_LOCK=locked,
             )
-        platform.add_clock_constraint(pll_clock, self.clock_hz)
         m.d.comb += ClockSignal("sync").eq(pll_clock)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         m.submodules.design = self.design
