@@ -40,8 +40,11 @@ def data(n: int, seed: int = 0, n_inputs: int = 32):
 
 def test_identity_is_checked_on_open():
     other = dataclasses.replace(CFG, lanes=8)
-    with pytest.raises(PairingError, match="configuration hash"):
+    with pytest.raises(PairingError, match="configuration hash.*GEOMETRY.lanes is 8 on the device, 4 here$"):
         Accelerator(ModelTransport(other), CFG)
+    same_sizes = dataclasses.replace(CFG, neuron=dataclasses.replace(CFG.neuron, threshold=64))
+    with pytest.raises(PairingError, match=r"0x[0-9a-f]{8}$"):  # only the hash tells these apart
+        Accelerator(ModelTransport(same_sizes), CFG)
 
 
 @pytest.mark.parametrize("weight_bits, lanes, per_slice", [(8, 4, 4), (3, 16, 8), (16, 4, 2), (6, 1, 1)])

@@ -67,7 +67,21 @@ class Accelerator:
         try:
             self.regmap.check_identity(self.read("ID"), self.read("VERSION"), self.read("CONFIG_HASH"))
         except RegisterMapError as exc:
-            raise PairingError(str(exc)) from None
+            differences = self._constant_differences() if "configuration hash" in str(exc) else []
+            raise PairingError(str(exc) + "".join(f"; {d}" for d in differences)) from None
+
+    def _constant_differences(self) -> list[str]:
+        """The size and width fields where the device's constant registers differ from this configuration's."""
+        differences = []
+        for reg in self.regmap:
+            if reg.source != "constant" or reg.name in ("ID", "VERSION", "CONFIG_HASH"):
+                continue
+            value = self.read(reg.name)
+            for f in reg.fields:
+                device = (value & f.mask) >> f.lsb
+                if device != f.reset:
+                    differences.append(f"{reg.name}.{f.name} is {device} on the device, {f.reset} here")
+        return differences
 
     def reset(self) -> None:
         """Clear errors, counters and sample state; inference mode; start consuming the stream."""
