@@ -128,6 +128,19 @@ def test_train_command_through_the_driver_equals_the_direct_model():
     assert counters["samples"] == 24 + 2 * 16 and counters["updates_applied"] == direct["lfsr_steps"]
 
 
+def test_training_loop_through_the_driver_ends_with_the_same_weights():
+    from eligo.driver.train import DeviceModel
+    from eligo.fixed.train import train_fixed
+
+    train = load_dataset("patterns", "train", seed=3, n_samples=12, n_inputs=32, time_steps=5)
+    test = load_dataset("patterns", "test", seed=3, n_samples=8, n_inputs=32, time_steps=5)
+    direct = FixedModel(CFG, initial_weights(CFG, 4))
+    accelerator = open_model(seed=4)
+    histories = [train_fixed(model, train, test, epochs=2, seed=5) for model in (direct, DeviceModel(accelerator))]
+    assert histories[0] == histories[1]
+    assert all(np.array_equal(a, direct.weights(k).numpy()) for k, a in enumerate(accelerator.read_weights()))
+
+
 def test_register_bus_rules():
     transport = ModelTransport(CFG)
     accelerator = Accelerator(transport, CFG)
