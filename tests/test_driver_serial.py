@@ -66,9 +66,15 @@ def test_slverr_comes_back_as_a_device_error():
 
 def test_damaged_or_missing_answers_raise():
     flip_last = lambda answer: answer[:-1] + bytes([answer[-1] ^ 1]) if answer else answer  # noqa: E731
-    transport, _, _ = open_loopback(flip_last)
+    transport, _, port = open_loopback(flip_last)
     with pytest.raises(DriverError, match="CRC-8"):
         transport.read_register(REGMAP["ID"].offset)
+    port.damage = lambda answer: answer + b"\xA5\x00"  # junk after an answer puts the next one out of step
+    assert transport.read_register(REGMAP["ID"].offset) == REGMAP["ID"].reset
+    with pytest.raises(DriverError):
+        transport.read_register(REGMAP["ID"].offset)
+    port.damage = lambda answer: answer
+    assert port.incoming == b"" and transport.read_register(REGMAP["ID"].offset) == REGMAP["ID"].reset
     transport, _, _ = open_loopback(lambda answer: b"")
     with pytest.raises(TransportTimeout, match="did not answer"):
         transport.read_register(REGMAP["ID"].offset)
@@ -82,6 +88,7 @@ def test_bridge_rejects_bad_frames_and_resynchronises():
     assert bridge.feed(damaged) == frame(BAD_FRAME)
     assert bridge.feed(frame(SEND, b"\x01\x02")) == frame(BAD_FRAME)  # not whole words
     assert bridge.feed(frame(0x7E)) == frame(BAD_FRAME)
+    assert bridge.feed(bytes([SYNC, READ, 0xFF, 0xFF])) == frame(BAD_FRAME)  # no frame is that long
     answer = bridge.feed(b"\x00\x13" + good[:3]) + bridge.feed(good[3:])  # noise, then a frame in two pieces
     assert answer == frame(0, REGMAP["ID"].reset.to_bytes(4, "little"))
 

@@ -20,8 +20,9 @@ command    request payload                        answer payload (status OK)
 Status: 0x00 OK; 0x01 SLVERR (the register file refused the access: ERROR.bus_error
 is set); 0x02 EMPTY (RECV: no whole output packet yet; ask again); 0x03 BAD_FRAME
 (a CRC mismatch, an unknown command or a length that does not fit it; nothing
-was done). The bridge drops bytes until 0xA5, so a host can resynchronise by
-sending a valid frame. ``SerialBridge`` is the bridge's executable
+was done). The bridge drops bytes until 0xA5 and answers BAD_FRAME to a header
+longer than any frame (1,024 payload bytes), dropping only its 0xA5, so a host
+resynchronises by draining the line and sending a valid frame. ``SerialBridge`` is the bridge's executable
 specification, in front of the ``model`` transport.
 """
 
@@ -43,6 +44,7 @@ READ, WRITE, SEND, RECV = 0x01, 0x02, 0x03, 0x04
 OK, SLVERR, EMPTY, BAD_FRAME = 0x00, 0x01, 0x02, 0x03
 MAX_SEND_WORDS = 256
 """Words per SEND frame: what the bridge's input FIFO must hold."""
+MAX_PAYLOAD_BYTES = 4 * MAX_SEND_WORDS
 HEADER = struct.Struct("<BBH")
 POLL_SECONDS = 1e-3
 
@@ -74,8 +76,8 @@ def frame(code: int, payload: bytes = b"") -> bytes:
 
 
 class SerialTransport:
-    """A ``Transport`` over a pyserial-style ``port`` (``write(bytes)``; ``read(n)`` returning fewer bytes when its
-    own timeout passes)."""
+    """A ``Transport`` over a pyserial-style ``port``: ``write(bytes)``, ``read(n)`` returning fewer bytes when its
+    own timeout passes, ``reset_input_buffer()``."""
 
     def __init__(self, port, regmap: RegisterMap, answer_timeout: float = 1.0):
         self.port = port
@@ -84,7 +86,13 @@ class SerialTransport:
 
     def _request(self, command: int, payload: bytes = b"") -> tuple[int, bytes]:
         self.port.write(frame(command, payload))
-        deadline = time.monotonic() + self.answer_timeout
+        try:
+            return self._read_answer(time.monotonic() + self.answer_timeout)
+        except DriverError:
+            self.port.reset_input_buffer()  # whatever follows a damaged or missing answer is out of step
+            raise
+
+    def _read_answer(self, deadline: float) -> tuple[int, bytes]:
         while self._read(1, deadline) != bytes([SYNC]):
             pass
         head = self._read(3, deadline)
@@ -170,6 +178,10 @@ class SerialBridge:
             if len(self.pending) < 4:
                 return answers
             command, length = self.pending[1], int.from_bytes(self.pending[2:4], "little")
+            if length > MAX_PAYLOAD_BYTES:  # no frame is that long: a damaged header, or a stray 0xA5
+                self.pending = self.pending[1:]
+                answers += frame(BAD_FRAME)
+                continue
             if len(self.pending) < 5 + length:
                 return answers
             body, check = self.pending[1:4 + length], self.pending[4 + length]
@@ -177,16 +189,15 @@ class SerialBridge:
             answers += self._answer(command, body[3:]) if crc8(body) == check else frame(BAD_FRAME)
 
     def _answer(self, command: int, payload: bytes) -> bytes:
-        handlers: dict[int, tuple[Callable[[bytes], bytes], Callable[[int], bool]]] = {
-            READ: (self._read, lambda n: n == 2),
-            WRITE: (self._write, lambda n: n == 6),
-            SEND: (self._send, lambda n: 0 < n <= 4 * MAX_SEND_WORDS and n % 4 == 0),
-            RECV: (self._receive, lambda n: n == 0),
-        }
-        if command not in handlers or not handlers[command][1](len(payload)):
+        n = len(payload)
+        handler = {READ: self._read if n == 2 else None,
+                   WRITE: self._write if n == 6 else None,
+                   SEND: self._send if 0 < n <= MAX_PAYLOAD_BYTES and n % 4 == 0 else None,
+                   RECV: self._receive if n == 0 else None}.get(command)
+        if handler is None:
             return frame(BAD_FRAME)
         try:
-            return handlers[command][0](payload)
+            return handler(payload)
         except DeviceError:
             return frame(SLVERR)
 
@@ -225,6 +236,9 @@ class LoopbackPort:
     def read(self, n: int) -> bytes:
         data, self.incoming = self.incoming[:n], self.incoming[n:]
         return data
+
+    def reset_input_buffer(self) -> None:
+        self.incoming = b""
 
 
 def open_serial(port_name: str, cfg: AcceleratorConfig, baudrate: int = 115_200) -> SerialTransport:
