@@ -183,3 +183,13 @@ def test_core_verilog_parses_in_yosys(tmp_path):
     run_yosys("read_verilog eligo_update.v; hierarchy -check -top eligo_update", tmp_path, "parse.log")
     assert "eligo_update" in (tmp_path / "parse.log").read_text()
     assert verilog.stat().st_size > 1000
+
+
+def test_engine_golden_carries_the_word_stream_of_its_sample():
+    cfg = AcceleratorConfig(network=NetworkShape(n_inputs=16, hidden=(16,), n_classes=4), lanes=4)
+    inputs, expected = get_design("engine").golden(cfg, 1)
+    steps = inputs["spikes"].shape[0]
+    # LABEL, one EVENT per spike, one TICK per step, END.
+    assert len(inputs["words"]) == 1 + int(inputs["spikes"].sum()) + steps + 1
+    assert expected["scores"].shape == (4,)
+    assert expected["weight_words_0"].shape == inputs["weight_words_0"].shape == (16, 4, 4)

@@ -106,6 +106,22 @@ def tracer_golden(cfg: AcceleratorConfig, seed: int) -> tuple[dict, dict]:
     return {"current": current}, {"membrane": torch.cat(membranes), "spike": torch.cat(spikes).long()}
 
 
+def engine_golden(cfg: AcceleratorConfig, seed: int) -> tuple[dict, dict]:
+    """One labelled sample in (spikes and its 32-bit word stream, weights before); scores and weights after out."""
+    from eligo.data.stream import sample_words
+
+    generator = torch.Generator().manual_seed(seed)
+    spikes = (torch.rand(8, cfg.network.n_inputs, generator=generator) < 0.1).to(torch.uint8)
+    label = int(torch.randint(0, cfg.network.n_classes, (1,), generator=generator))
+    model = FixedModel(cfg, initial_weights(cfg, WEIGHT_SEED, gain=WEIGHT_GAIN))
+    before = [words.clone() for words in model.words]
+    scores = model.run_sample(spikes, label)
+    inputs = {"spikes": spikes, "label": torch.tensor(label),
+              "words": torch.from_numpy(sample_words(spikes.numpy(), label).astype("int64")),
+              "weight_words_0": before[0], "weight_words_1": before[1]}
+    return inputs, {"scores": scores, "weight_words_0": model.words[0], "weight_words_1": model.words[1]}
+
+
 @dataclass(frozen=True)
 class Design:
     """A named core: how to elaborate it from a config, its lane count for throughput, its golden vectors."""
@@ -115,6 +131,12 @@ class Design:
     core: Callable[[AcceleratorConfig], wiring.Component]
     lanes: Callable[[AcceleratorConfig], int]
     golden: Callable[[AcceleratorConfig, int], tuple[dict, dict]]
+
+
+def engine_core(cfg: AcceleratorConfig) -> wiring.Component:
+    from eligo_hw.layer_engine import LayerEngine
+
+    return LayerEngine(cfg, FixedModel(cfg, initial_weights(cfg, WEIGHT_SEED, gain=WEIGHT_GAIN)).words)
 
 
 def update_core(cfg: AcceleratorConfig) -> wiring.Component:
@@ -127,6 +149,8 @@ DESIGNS: dict[str, Design] = {design.name: design for design in (
            lambda cfg: LIFNeuron(cfg.neuron), lambda cfg: 1, tracer_golden),
     Design("update", "layer 0's weight memory with its P-lane update datapath and LFSR bank",
            update_core, lambda cfg: cfg.lanes, update_golden),
+    Design("engine", "the layer engine: hidden layer + readout, integrate/fire/learn, weight updates on P lanes",
+           engine_core, lambda cfg: cfg.lanes, engine_golden),
 )}
 
 
