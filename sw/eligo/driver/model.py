@@ -14,10 +14,10 @@ ERROR cause and changes nothing else:
   not the step's number, an END with no step closed or with events after the
   last TICK.
 
-Cycle counters follow the layer engine's schedule, one weight-memory word per
-cycle: integrating costs ``groups`` cycles per input event of a layer, firing
-``groups`` cycles per layer per step, learning one cycle per word updated.
-Pipeline fill is not counted.
+Cycle counters follow the ideal schedule, one weight-memory word per cycle:
+integrating costs ``groups`` cycles per input event of a layer, firing
+``groups`` cycles per layer per step, learning one cycle per word updated; the
+layer engine's phase overheads are not modelled yet (docs/driver.md, Counters).
 """
 
 from __future__ import annotations
