@@ -46,10 +46,22 @@ def run_case(simulator, case, tmp_path, seeds, **run):
         print(f"layer engine {case} on {simulator}, seed {seed}: {result.real_time_s:.2f} s")
 
 
+SMALL_RUN = {"samples": 4, "steps": 6, "event_rate": 0.3, "idle": 0.3, "backpressure": 0.4}
+
+
 @pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("case", ["stllr-p8", "tess-p4"])
-def test_engine_bench(simulator, case, tmp_path):
-    run_case(simulator, case, tmp_path, (1, 2), samples=4, steps=6, event_rate=0.3, idle=0.3, backpressure=0.4)
+def test_engine_bench_tess(simulator, tmp_path):
+    run_case(simulator, "tess-p4", tmp_path, (1, 2), **SMALL_RUN)
+
+
+def test_engine_bench_stllr_icarus(tmp_path):
+    run_case("icarus", "stllr-p8", tmp_path, (1, 2), **SMALL_RUN)
+
+
+@pytest.mark.slow
+def test_engine_bench_stllr_verilator(tmp_path):
+    """Slow only for its Verilator build (minutes); the same bench runs on Icarus in the default suite."""
+    run_case("verilator", "stllr-p8", tmp_path, (1, 2), **SMALL_RUN)
 
 
 @pytest.mark.slow

@@ -250,4 +250,4 @@ async def engine_matches_model(dut):
     assert model.lfsr_steps > 0 and total_spikes > 0, "the run must fire and learn"
     if params.get("report"):
         with open(params["report"], "w") as f:
-            json.dump(report, f)
+            json.dump({"steps": report, "total_cycles": engine.cycle}, f)
