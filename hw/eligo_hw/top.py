@@ -1,0 +1,236 @@
+"""The accelerator top: register file, event-word stream in, output packets out, the layer engine inside.
+
+It makes the chip behave, on its bus and streams, exactly as the driver's
+``model`` transport (``eligo.driver.model``) says, whatever the engine does
+differently:
+
+* ``s_axis`` (32-bit event words) is taken only after COMMAND.start and only
+  when the datapath can take the word, so back-pressure holds events, never
+  loses them (EVENTS_DROPPED is structurally 0). TLAST on input is ignored:
+  the word grammar marks samples.
+* ``WordDecoder`` rejects reserved opcodes and out-of-range addresses; a
+  sequence check then rejects what breaks ``LABEL? (EVENT* TICK)+ END``
+  (a LABEL not first or naming no class, a TICK whose payload is not the
+  step's number, an END with no step or with events after the last TICK).
+  The engine rejects an input repeated in its step. Each rejected word counts
+  once in BAD_WORDS and raises its ERROR cause. Without CONTROL.learn_enable a
+  good LABEL is checked but not passed on, so the engine runs the sample
+  unlabelled.
+* ``m_axis``: the engine sends hidden spikes one by one and class scores at
+  END; the packetiser counts the spikes and sends one packet per END: the END
+  word, the scores, the hidden spike count, TLAST on the last word.
+* Weights: WEIGHT_ADDR names a 32-bit slice of a memory word; COMMAND.write_weight
+  is a read-modify-write of that word, WEIGHT_RDATA the slice of the word read.
+  Both wait for the engine to be idle (stream words are held meanwhile), so
+  load and read weights between samples.
+* Counters count increments of the engine's and decoder's own counters (one
+  cycle later), so COMMAND.clear_counters needs no port on them. Cycle
+  counters: CYCLES_INTEGRATE = the engine's integrate phase, CYCLES_FIRE = its
+  fire, readout and trace phases, CYCLES_LEARN = its learn phase (scores at
+  END and output stalls are in none). They are the engine's real costs, not the
+  model transport's ideal schedule, so they differ from it.
+* COMMAND.reset_sample clears the sequence check's state; the engine's
+  sample state is cleared by END only (the engine has no clear port).
+"""
+
+from __future__ import annotations
+
+import torch
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from eligo.config import AcceleratorConfig
+from eligo.driver.layout import WeightLayout, score_words
+from eligo.regmap import DATA_BITS, build_register_map
+from eligo.words import PAYLOAD_BITS, Opcode
+from eligo_hw.axil import AxiLiteRegisters, AxiLiteSignature
+from eligo_hw.layer_engine import LayerEngine
+from eligo_hw.words import Kind, WordDecoder, saturating_increment
+
+AxiStreamSignature = wiring.Signature({"tdata": Out(DATA_BITS), "tvalid": Out(1), "tready": In(1), "tlast": Out(1)})
+"""An AXI-Stream of 32-bit words with TLAST, seen from the sender."""
+
+
+def incremented(m: Module, counter) -> Signal:
+    """High the cycle after ``counter`` (counting at most once a cycle) went up."""
+    previous, seen = Signal.like(counter), Signal()
+    m.d.sync += previous.eq(counter)
+    m.d.comb += seen.eq(previous != counter)
+    return seen
+
+
+class Accelerator(wiring.Component):
+    """The whole chip for ``cfg``: ``s_axil`` registers, ``s_axis`` event words, ``m_axis`` output packets."""
+
+    def __init__(self, cfg: AcceleratorConfig):
+        self.cfg = cfg
+        self.regmap = build_register_map(cfg)
+        self.layout = WeightLayout(cfg)
+        sizes = cfg.network.layer_sizes
+        zeros = [torch.zeros(n_in, groups, cfg.lanes, dtype=torch.int64)
+                 for n_in, groups in zip(sizes[:-1], cfg.groups)]
+        self.engine = LayerEngine(cfg, zeros)
+        super().__init__({"s_axil": In(AxiLiteSignature()), "s_axis": In(AxiStreamSignature),
+                          "m_axis": Out(AxiStreamSignature)})
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, regmap = self.cfg, self.regmap
+        m.submodules.registers = regs = AxiLiteRegisters(regmap)
+        m.submodules.decoder = decoder = WordDecoder(cfg.network.n_inputs)
+        m.submodules.engine = engine = self.engine
+        wiring.connect(m, wiring.flipped(self.s_axil), regs.s_axil)
+
+        command = regmap["COMMAND"]
+        pulse = {f.name: regs.command[f.lsb] for f in command.fields}
+        learn_enable = regs.control[regmap["CONTROL"].field("learn_enable").lsb]
+        raised = {f.name: Signal(name=f"raise_{f.name}") for f in regmap["ERROR"].fields}
+        counters = {name.lower(): Signal(DATA_BITS, name=f"count_{name.lower()}")
+                    for name in ("EVENTS_IN", "BAD_WORDS", "CYCLES_INTEGRATE", "CYCLES_FIRE", "CYCLES_LEARN",
+                                 "UPDATES_APPLIED", "SAMPLES")}
+        counted = {name: Signal(name=f"counted_{name}") for name in counters}
+
+        # Input: nothing is taken before COMMAND.start or while the host waits for the weight port.
+        running, weight_pending = Signal(), Signal()
+        with m.If(pulse["start"]):
+            m.d.sync += running.eq(1)
+        m.d.comb += [decoder.words.payload.eq(self.s_axis.tdata),
+                     decoder.words.valid.eq(self.s_axis.tvalid & running),
+                     self.s_axis.tready.eq(decoder.words.ready & running)]
+
+        # Sequence check between the decoder and the engine.
+        word = decoder.commands.payload
+        in_sample, stepped, step_events = Signal(), Signal(), Signal()
+        step = Signal(PAYLOAD_BITS)
+        is_label, is_tick, is_end, is_event = (word.kind == kind for kind in (Kind.LABEL, Kind.TICK, Kind.END,
+                                                                             Kind.EVENT))
+        out_of_sequence = ((is_label & (in_sample | (word.payload >= cfg.network.n_classes)))
+                           | (is_tick & (word.payload != step))
+                           | (is_end & (~stepped | step_events)))
+        swallowed = is_label & ~learn_enable  # checked, but the engine runs the sample unlabelled
+        forward = ~out_of_sequence & ~swallowed & ~weight_pending
+        m.d.comb += [engine.commands.payload.eq(word),
+                     engine.commands.valid.eq(decoder.commands.valid & forward),
+                     decoder.commands.ready.eq(Mux(forward, engine.commands.ready,
+                                                   out_of_sequence | (swallowed & ~weight_pending)))]
+        taken = decoder.commands.valid & decoder.commands.ready
+        good = taken & ~out_of_sequence
+        end_index = Signal(PAYLOAD_BITS)
+        with m.If(good):
+            m.d.sync += in_sample.eq(1)
+            with m.If(is_event):
+                m.d.sync += step_events.eq(1)
+            with m.If(is_tick):
+                m.d.sync += [step.eq(step + 1), stepped.eq(1), step_events.eq(0)]
+            with m.If(is_end):
+                m.d.sync += [end_index.eq(word.payload), in_sample.eq(0), stepped.eq(0), step.eq(0)]
+        with m.If(pulse["reset_sample"]):
+            m.d.sync += [in_sample.eq(0), stepped.eq(0), step_events.eq(0), step.eq(0)]
+
+        # An event the engine took counts in EVENTS_IN unless the engine found it repeated in its step.
+        event_taken = Signal()
+        m.d.sync += event_taken.eq(good & is_event)
+        duplicate = incremented(m, engine.duplicate_events)
+        bad_opcode, bad_address = incremented(m, decoder.bad_opcodes), incremented(m, decoder.bad_addresses)
+        rejected_here = taken & out_of_sequence
+        m.d.comb += [
+            raised["bad_opcode"].eq(bad_opcode), raised["bad_address"].eq(bad_address),
+            raised["bad_sequence"].eq(rejected_here | duplicate),
+            counted["events_in"].eq(event_taken & ~duplicate),
+            counted["bad_words"].eq(bad_opcode | bad_address | rejected_here | duplicate),
+            counted["samples"].eq(good & is_end),
+            counted["cycles_integrate"].eq(incremented(m, engine.cycles_integrate)),
+            counted["cycles_fire"].eq(incremented(m, engine.cycles_fire) | incremented(m, engine.cycles_readout)
+                                      | incremented(m, engine.cycles_traces)),
+            counted["cycles_learn"].eq(incremented(m, engine.cycles_learn)),
+            counted["updates_applied"].eq(incremented(m, engine.learn_words)),
+        ]
+        for name, counter in counters.items():
+            with m.If(pulse["clear_counters"]):
+                m.d.sync += counter.eq(0)
+            with m.Else():
+                saturating_increment(m, counter, counted[name])
+            m.d.comb += getattr(regs, name).eq(counter)
+        m.d.comb += regs.events_dropped.eq(0)
+
+        self._weights(m, regs, engine, pulse["write_weight"], weight_pending, raised["bad_weight_address"])
+        self._packetiser(m, engine, end_index)
+
+        m.d.comb += [
+            regs.error_set.eq(Cat(raised[f.name] for f in sorted(regmap["ERROR"].fields, key=lambda f: f.lsb))),
+            regs.status.eq(Cat(in_sample | ~engine.idle, regs.error.any())),
+        ]
+        return m
+
+    def _weights(self, m, regs, engine, write_pulse, pending, bad_address):
+        """WEIGHT_* registers on the engine's weight port; a write waits for the port (engine idle)."""
+        cfg, layout, regmap = self.cfg, self.layout, self.regmap
+        address = regmap["WEIGHT_ADDR"]
+        layer_field, index_field = address.field("layer"), address.field("index")
+        layer = regs.weight_addr[layer_field.lsb:layer_field.lsb + layer_field.width]
+        index = regs.weight_addr[index_field.lsb:index_field.lsb + index_field.width]
+        slice_bits = (layout.slices_per_word - 1).bit_length()
+        word_address, slice_select = index[slice_bits:], index[:slice_bits]
+        in_range = Mux(layer == 0, index < layout.n_slices(0), index < layout.n_slices(1)) & (layer < layout.n_layers)
+        lane_bits = layout.per_slice * cfg.weight_bits
+        stored = engine.weight_rdata.as_value()
+        m.d.comb += [engine.weight_layer.eq(layer[0]), engine.weight_addr.eq(word_address),
+                     regs.weight_rdata.eq(Mux(in_range, stored.word_select(slice_select, lane_bits), 0)),
+                     engine.weight_wdata.eq(Cat(Mux(slice_select == s, regs.weight_wdata[:lane_bits],
+                                                    stored.word_select(s, lane_bits))
+                                                for s in range(layout.slices_per_word)))]
+
+        # The word is read the cycle the port is free and written back the cycle after.
+        armed = Signal()
+        with m.If(write_pulse & in_range):
+            m.d.sync += pending.eq(1)
+        m.d.sync += armed.eq(pending & engine.idle & ~armed)
+        with m.If(armed & engine.idle):
+            m.d.comb += engine.weight_we.eq(1)
+            m.d.sync += pending.eq(0)
+
+        rdata_word = self.regmap["WEIGHT_RDATA"].offset >> 2
+        read_taken = self.s_axil.arvalid & self.s_axil.arready & (self.s_axil.araddr[2:] == rdata_word)
+        m.d.comb += bad_address.eq((write_pulse | read_taken) & ~in_range)
+
+    def _packetiser(self, m, engine, end_index):
+        """Hidden spikes are counted; at END: END word, class scores, spike count (TLAST)."""
+        out = self.m_axis
+        per_score, classes = score_words(self.cfg), self.cfg.network.n_classes
+        item = engine.output.payload
+        spike_count = Signal(DATA_BITS)
+        score_word = Signal(range(max(per_score, 2)))
+        klass = Signal(range(max(classes, 2)))
+        score = item.value.as_signed()
+        wide_score = Cat(score, score[-1].replicate(DATA_BITS * per_score - len(score)))
+        header = Const((int(Opcode.END) << PAYLOAD_BITS), DATA_BITS) | end_index
+        state_scores, state_count = Signal(), Signal()
+
+        # The packet word on offer, then an output register: every m_axis signal is a flop.
+        offer_valid, offer_ready = Signal(), Signal()
+        offer_data, offer_last = Signal(DATA_BITS), Signal()
+        m.d.comb += [
+            offer_data.eq(Mux(state_count, spike_count,
+                              Mux(state_scores, wide_score.word_select(score_word, DATA_BITS), header))),
+            offer_last.eq(state_count),
+            offer_valid.eq(state_count | (engine.output.valid & item.score)),
+            offer_ready.eq(~out.tvalid | out.tready),
+            engine.output.ready.eq(~state_count & (~item.score
+                                                   | (state_scores & offer_ready & (score_word == per_score - 1)))),
+        ]
+        with m.If(offer_ready):
+            m.d.sync += [out.tvalid.eq(offer_valid), out.tdata.eq(offer_data), out.tlast.eq(offer_last)]
+        saturating_increment(m, spike_count, engine.output.valid & engine.output.ready & ~item.score)
+        accepted = offer_valid & offer_ready
+        with m.If(accepted):
+            with m.If(state_count):
+                m.d.sync += [state_count.eq(0), spike_count.eq(0)]
+            with m.Elif(~state_scores):
+                m.d.sync += [state_scores.eq(1), score_word.eq(0), klass.eq(0)]
+            with m.Elif(score_word == per_score - 1):
+                m.d.sync += [score_word.eq(0), klass.eq(klass + 1)]
+                with m.If(klass == classes - 1):
+                    m.d.sync += [state_scores.eq(0), state_count.eq(1)]
+            with m.Else():
+                m.d.sync += score_word.eq(score_word + 1)
