@@ -9,8 +9,8 @@ idle. SOP/cycle counts synaptic operations (input events x N + hidden
 spikes x classes) per cycle. Simulator speed is simulated cycles per
 wall-clock second of the whole bench (stimulus, model scoreboard and weight
 read-back included, so a lower bound); the model's is time steps per second of
-``FixedModel.step`` on the same stimulus. Writes ``rtl_cycles.json`` and
-``rtl_cycles.png``.
+``FixedModel.step`` on the same stimulus. Writes ``<name>.json`` and
+``<name>.png`` (``rtl_cycles`` by default).
 
     python bench/rtl_cycles.py --out bench/results
 """
@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--event-rate", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--name", default="rtl_cycles", help="stem of the JSON and PNG written under --out")
     args = parser.parse_args()
     torch.set_num_threads(1)
     results = []
@@ -136,8 +137,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     summary = {"load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count(), "goal_ratio": GOAL_RATIO,
                "event_rate": args.event_rate, "model_steps_per_s": model_speed, "results": results}
-    (args.out / "rtl_cycles.json").write_text(json.dumps(summary, indent=2))
-    plot(results, args.out / "rtl_cycles.png")
+    (args.out / f"{args.name}.json").write_text(json.dumps(summary, indent=2))
+    plot(results, args.out / f"{args.name}.png")
 
 
 if __name__ == "__main__":

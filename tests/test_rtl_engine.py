@@ -46,7 +46,7 @@ def run_case(simulator, case, tmp_path, seeds, **run):
         print(f"layer engine {case} on {simulator}, seed {seed}: {result.real_time_s:.2f} s")
 
 
-SMALL_RUN = {"samples": 4, "steps": 6, "event_rate": 0.3, "idle": 0.3, "backpressure": 0.4}
+SMALL_RUN = {"samples": 4, "steps": 6, "event_rate": 0.3, "idle": 0.3, "backpressure": 0.4, "inject_errors": True}
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
@@ -69,4 +69,4 @@ def test_engine_bench_stllr_verilator(tmp_path):
 @pytest.mark.parametrize("case", ["stllr-512x128", "tess-512x128"])
 def test_full_size_engine_bench(simulator, case, tmp_path):
     run_case(simulator, case, tmp_path, (1,), samples=1, steps=20, event_rate=0.05, idle=0.1, backpressure=0.2,
-             checkpoint_every=10)
+             checkpoint_every=10, weights_at_checkpoints=False)

@@ -6,8 +6,11 @@ samples (some unlabelled) are then streamed as words, with random idle
 cycles on the command stream and random back-pressure on the output. The
 bench compares, bit for bit: the hidden spikes of every step (output
 stream), the class scores of every sample (END), membranes, post traces,
-logits, scores and both layers' pre traces at checkpoint steps, and every
-weight of both layers at the end. Cycle counts per step go to ``report``
+logits, scores and both layers' pre traces at checkpoint steps, every
+weight of both layers there too (unless ``weights_at_checkpoints`` is off)
+and at the end. With ``inject_errors`` some steps also carry a repeated input
+and a late LABEL, which must be consumed, counted and flagged without
+changing the result. Cycle counts per step go to ``report``
 (JSON) when given.
 """
 
@@ -194,6 +197,8 @@ async def engine_matches_model(dut):
             await engine.write_weight(layer, int(address), word)
             model.words[layer].view(-1, cfg.lanes)[int(address)] = torch.tensor(word)
 
+    inject_errors = bool(params.get("inject_errors", False))
+    injected = 0
     report = []
     step_index = 0
     for sample in range(int(params["samples"])):
@@ -215,6 +220,10 @@ async def engine_matches_model(dut):
             start_cycle = engine.cycle
             for j in events:
                 await engine.send(encode(Opcode.EVENT, j))
+            if inject_errors and events and t == 1:  # a repeated input and a late label: consumed, counted
+                await engine.send(encode(Opcode.EVENT, events[0]))
+                await engine.send(encode(Opcode.LABEL, 0))
+                injected += 1
             await engine.send(encode(Opcode.TICK, t))
             model.step(state, x[None], label, t)
             await engine.wait_idle()
@@ -226,7 +235,8 @@ async def engine_matches_model(dut):
             })
             if step_index % checkpoint == checkpoint - 1:
                 await compare_state(engine, model, state, f"sample {sample} step {t}")
-                await compare_weights(engine, model, f"sample {sample} step {t}")
+                if params.get("weights_at_checkpoints", True):
+                    await compare_weights(engine, model, f"sample {sample} step {t}")
             step_index += 1
         await engine.send(encode(Opcode.END, sample))
         await engine.wait_idle()
@@ -243,7 +253,9 @@ async def engine_matches_model(dut):
 
     await compare_weights(engine, model, "at the end")
     assert int(dut.learn_words.value) == model.lfsr_steps, "RTL and model updated different numbers of words"
-    assert not int(dut.error.value), "no protocol error was sent, yet the error flag is up"
+    counted = (int(dut.duplicate_events.value), int(dut.bad_labels.value))
+    assert counted == (injected, injected), f"sent {injected} repeated inputs and late labels, counted {counted}"
+    assert int(dut.error.value) == (injected > 0), "the error flag must be up exactly when errors were sent"
     total_spikes = sum(step["spikes"] for step in report)
     dut._log.info("steps=%d spikes=%d learned words=%d cycles=%d", len(report), total_spikes, model.lfsr_steps,
                   sum(step["cycles"] for step in report))
