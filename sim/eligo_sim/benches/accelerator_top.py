@@ -45,6 +45,7 @@ def training_session(transport, cfg: AcceleratorConfig, params: dict) -> dict:
         "results": [(r.index, r.scores.tolist(), r.spike_counts) for r in trained + inferred],
         "weights": [w.tolist() for w in accelerator.read_weights()],
         "counters": {name: value for name, value in counters.items() if name not in CYCLE_COUNTERS},
+        "status": accelerator.read("STATUS"),
         "cycles": {name: counters[name] for name in CYCLE_COUNTERS},
     }
 
