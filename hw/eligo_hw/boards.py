@@ -165,7 +165,7 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
     Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", "LFE5U-85F-6BG381C", 25e6, 50.0, "nextpnr"),
     # The UP5K's eight SB_MAC16 bound P at 8; its 30 EBR (120 kbit) bound the first layer (see docs/boards.md).
     Board("icebreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K-SG48", 12e6, 24.0, "nextpnr",
-          {"network": NetworkShape(n_inputs=256, hidden=(32,), n_classes=8), "lanes": 8}),
+          {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8}),
     # PYNQ-Z2 has no amaranth-boards file; the Arty Z7-20 carries the same xc7z020clg400-1.
     Board("pynq-z2", ArtyZ720Platform, "xc7", "xc7z020clg400-1", 125e6, 100.0, "yosys-estimate"),
 )}

@@ -26,7 +26,7 @@ from eligo.fixed.blocks import update_layer
 from eligo.fixed.lif import lif_step
 from eligo.fixed.model import FixedModel, initial_weights
 from eligo_hw.neuron import LIFNeuron
-from eligo_hw.update import LayerUpdateWithBank, factor_bits, layer_shift
+from eligo_hw.update import LayerUpdateWithBank, layer_shift
 
 WEIGHT_SEED = 5
 WEIGHT_GAIN = 4.0
