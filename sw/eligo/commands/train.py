@@ -50,7 +50,9 @@ def register(subparsers) -> None:
     p.add_argument("--hidden", default="128", help="hidden layers, e.g. 128 or 128,64 or c8k3s2,128")
     p.add_argument("--input-shape", type=_shape, default=None, help="C,H,W of the inputs, needed by conv layers")
     p.add_argument("--recurrent", action="store_true", help="recurrent weights in every hidden layer")
-    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate (float backend: default {FLOAT_LEARNING_RATE}; model backend: rounded to a "
+                        "power-of-two shift, default the configuration's lr_shift)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--update-every", choices=("step", "window", "sample"), default=None,
@@ -71,9 +73,13 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+FLOAT_LEARNING_RATE = 5e-3
+
+
 def rule_hyper(args) -> dict:
     """The rule's keyword arguments from the command line (only those the rule takes)."""
-    hyper = {"lr": args.lr, "optimizer": args.optimizer, "window": args.window, "learn_from": args.learn_from}
+    lr = FLOAT_LEARNING_RATE if args.lr is None else args.lr
+    hyper = {"lr": lr, "optimizer": args.optimizer, "window": args.window, "learn_from": args.learn_from}
     if args.update_every:
         hyper["update_every"] = args.update_every
     if args.rule in ("stllr", "tess") and args.factors:

@@ -125,8 +125,8 @@ def config_from_args(args, train: SpikeDataset) -> AcceleratorConfig:
                          f"got --threshold {args.threshold} --surrogate {args.surrogate}")
     base = AcceleratorConfig()
     leak_shift = _shift_for(1.0 - args.beta, "--beta must be 1 - 2**-k for the chip's shift leak")
-    lr_shift = round(math.log2(base.learning.error_unit * base.traces.pre_increment
-                               / (base.neuron.threshold * args.lr)))
+    lr_shift = base.learning.lr_shift if args.lr is None else round(math.log2(
+        base.learning.error_unit * base.traces.pre_increment / (base.neuron.threshold * args.lr)))
     learning = dataclasses.replace(base.learning, rule=args.rule, learn_start_step=args.learn_from,
                                    lr_shift=max(lr_shift, 0))
     if args.factors:
