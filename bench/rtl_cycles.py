@@ -130,7 +130,8 @@ def main() -> None:
                     r = measure(simulator, lanes, rule, args.steps, args.event_rate, args.seed, Path(work))
                     results.append(r)
                     print(f"{simulator:9s} {rule:5s} P={lanes:2d}: {r['cycles_per_step']:.0f} cycles/step, ideal "
-                          f"{r['ideal_per_step']:.0f} ({r['ratio_to_ideal']:.2f}x), {r['sop_per_cycle']:.2f} SOP/cycle, "
+                          f"{r['ideal_per_step']:.0f} ({r['ratio_to_ideal']:.2f}x), "
+                          f"{r['sop_per_cycle']:.2f} SOP/cycle, "
                           f"{r['simulated_cycles_per_s']:.0f} cycles/s simulated (build {r['build_seconds']:.0f} s)")
     model_speed = model_steps_per_s(config(16, "stllr"), 50, args.event_rate, args.seed)
     print(f"model: {model_speed:.0f} time steps/s")
