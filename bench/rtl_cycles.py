@@ -103,8 +103,9 @@ def plot(results: list[dict], path: Path) -> None:
               title="cycles per time step vs ideal")
     sop.set(xlabel="lanes P", ylabel="SOP per cycle", xscale="log", xticks=[4, 8, 16], xticklabels=["4", "8", "16"],
             title="synaptic operations per cycle")
-    ratio.legend()
-    sop.legend()
+    for axis in (ratio, sop):
+        axis.minorticks_off()
+        axis.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
