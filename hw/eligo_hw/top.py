@@ -21,8 +21,10 @@ differently:
   word, the scores, the hidden spike count, TLAST on the last word.
 * Weights: WEIGHT_ADDR names a 32-bit slice of a memory word; COMMAND.write_weight
   is a read-modify-write of that word, WEIGHT_RDATA the slice of the word read.
-  Both wait for the engine to be idle (stream words are held meanwhile), so
-  load and read weights between samples.
+  The engine's weight port is the host's only while the engine is idle, so a
+  write waits for it and a WEIGHT_RDATA read is held (ARREADY low) until it is;
+  meanwhile stream words are held so the engine gets there. An engine stalled
+  on an undrained output stream never does: read weights between samples.
 * Counters count increments of the engine's and decoder's own counters (one
   cycle later), so COMMAND.clear_counters needs no port on them. Cycle
   counters: CYCLES_INTEGRATE = the engine's integrate phase, CYCLES_FIRE = its
@@ -80,7 +82,15 @@ class Accelerator(wiring.Component):
         m.submodules.registers = regs = AxiLiteRegisters(regmap)
         m.submodules.decoder = decoder = WordDecoder(cfg.network.n_inputs)
         m.submodules.engine = engine = self.engine
-        wiring.connect(m, wiring.flipped(self.s_axil), regs.s_axil)
+        # The bus goes straight to the register file, except that a read of WEIGHT_RDATA waits for fresh data.
+        weight_read_allowed = Signal()
+        for name, member in AxiLiteSignature().members.items():  # flows as the master sees them
+            if name in ("arvalid", "arready"):
+                continue
+            outer, inner = getattr(self.s_axil, name), getattr(regs.s_axil, name)
+            m.d.comb += inner.eq(outer) if member.flow == Out else outer.eq(inner)
+        m.d.comb += [regs.s_axil.arvalid.eq(self.s_axil.arvalid & weight_read_allowed),
+                     self.s_axil.arready.eq(regs.s_axil.arready & weight_read_allowed)]
 
         command = regmap["COMMAND"]
         pulse = {f.name: regs.command[f.lsb] for f in command.fields}
@@ -92,7 +102,7 @@ class Accelerator(wiring.Component):
         counted = {name: Signal(name=f"counted_{name}") for name in counters}
 
         # Input: nothing is taken before COMMAND.start or while the host waits for the weight port.
-        running, weight_pending = Signal(), Signal()
+        running, host_waiting = Signal(), Signal()  # host_waiting: for the weight port
         with m.If(pulse["start"]):
             m.d.sync += running.eq(1)
         m.d.comb += [decoder.words.payload.eq(self.s_axis.tdata),
@@ -109,11 +119,11 @@ class Accelerator(wiring.Component):
                            | (is_tick & (word.payload != step))
                            | (is_end & (~stepped | step_events)))
         swallowed = is_label & ~learn_enable  # checked, but the engine runs the sample unlabelled
-        forward = ~out_of_sequence & ~swallowed & ~weight_pending
+        forward = ~out_of_sequence & ~swallowed & ~host_waiting
         m.d.comb += [engine.commands.payload.eq(word),
                      engine.commands.valid.eq(decoder.commands.valid & forward),
                      decoder.commands.ready.eq(Mux(forward, engine.commands.ready,
-                                                   out_of_sequence | (swallowed & ~weight_pending)))]
+                                                   out_of_sequence | (swallowed & ~host_waiting)))]
         taken = decoder.commands.valid & decoder.commands.ready
         good = taken & ~out_of_sequence
         end_index = Signal(PAYLOAD_BITS)
@@ -154,7 +164,8 @@ class Accelerator(wiring.Component):
             m.d.comb += getattr(regs, name).eq(counter)
         m.d.comb += regs.events_dropped.eq(0)
 
-        self._weights(m, regs, engine, pulse["write_weight"], weight_pending, raised["bad_weight_address"])
+        self._weights(m, regs, engine, pulse["write_weight"], host_waiting, weight_read_allowed,
+                      raised["bad_weight_address"])
         self._packetiser(m, engine, end_index)
 
         m.d.comb += [
@@ -163,8 +174,13 @@ class Accelerator(wiring.Component):
         ]
         return m
 
-    def _weights(self, m, regs, engine, write_pulse, pending, bad_address):
-        """WEIGHT_* registers on the engine's weight port; a write waits for the port (engine idle)."""
+    def _weights(self, m, regs, engine, write_pulse, host_waiting, read_allowed, bad_address):
+        """WEIGHT_* registers on the engine's weight port, which is the host's only while the engine is idle.
+
+        The port's word is fresh when the engine was idle this cycle and the last, with WEIGHT_ADDR unchanged
+        and no write: a write_weight waits for that, then writes; an AXI read of WEIGHT_RDATA is not taken
+        (ARREADY low) before that. While the host waits, stream words are held so the engine reaches idle.
+        """
         cfg, layout, regmap = self.cfg, self.layout, self.regmap
         address = regmap["WEIGHT_ADDR"]
         layer_field, index_field = address.field("layer"), address.field("index")
@@ -181,17 +197,23 @@ class Accelerator(wiring.Component):
                                                     stored.word_select(s, lane_bits))
                                                 for s in range(layout.slices_per_word)))]
 
-        # The word is read the cycle the port is free and written back the cycle after.
-        armed = Signal()
+        idle_before, wrote_before, address_before = Signal(), Signal(), Signal.like(regs.weight_addr)
+        m.d.sync += [idle_before.eq(engine.idle), wrote_before.eq(engine.weight_we),
+                     address_before.eq(regs.weight_addr)]
+        fresh = engine.idle & idle_before & ~wrote_before & (address_before == regs.weight_addr)
+        write_pending = Signal()
         with m.If(write_pulse & in_range):
-            m.d.sync += pending.eq(1)
-        m.d.sync += armed.eq(pending & engine.idle & ~armed)
-        with m.If(armed & engine.idle):
+            m.d.sync += write_pending.eq(1)
+        with m.If(write_pending & fresh):
             m.d.comb += engine.weight_we.eq(1)
-            m.d.sync += pending.eq(0)
+            m.d.sync += write_pending.eq(0)
 
         rdata_word = self.regmap["WEIGHT_RDATA"].offset >> 2
-        read_taken = self.s_axil.arvalid & self.s_axil.arready & (self.s_axil.araddr[2:] == rdata_word)
+        reads_weight = self.s_axil.arvalid & (self.s_axil.araddr[2:] == rdata_word)
+        m.d.comb += read_allowed.eq(~reads_weight | fresh | ~in_range)
+        m.d.sync += host_waiting.eq((write_pending & ~engine.weight_we) | (write_pulse & in_range)
+                                    | (reads_weight & ~fresh))
+        read_taken = reads_weight & self.s_axil.arready
         m.d.comb += bad_address.eq((write_pulse | read_taken) & ~in_range)
 
     def _packetiser(self, m, engine, end_index):

@@ -12,6 +12,8 @@ output sink back-pressures at random (``driver_loopback.start``).
 
 from __future__ import annotations
 
+import logging
+
 import cocotb
 import numpy as np
 from cocotb.task import bridge
@@ -98,13 +100,26 @@ def malformed_session(transport, cfg: AcceleratorConfig) -> list:
     return seen
 
 
-async def compare(dut, session, timeout_ns: int):
+def quiet_bus_models(dut) -> None:
+    """The bus models log every transfer at INFO: thousands of weight writes would dominate the run."""
+    for bus in ("s_axil", "s_axis", "m_axis"):
+        logging.getLogger(f"cocotb.{dut._name}.{bus}").setLevel(logging.WARNING)
+
+
+async def start_top(dut, timeout_ns: int):
+    """Clock, reset, bus models with random pauses (``driver_loopback.start``) and the ``rtl`` transport."""
+    quiet_bus_models(dut)
     if cocotb.SIM_NAME.lower().startswith("icarus"):
         # Icarus runs a combinational block only when an input changes: the engine's FSM-decoded outputs
         # (output valid among them) stay X until its state first changes. Step it once; reset puts it back.
         dut.engine.fsm_state.value = 1
     cfg, transport, _ = await driver_loopback.start(dut)
     transport.timeout_ns = timeout_ns
+    return cfg, transport
+
+
+async def compare(dut, session, timeout_ns: int):
+    cfg, transport = await start_top(dut, timeout_ns)
     params = bench_params()
     expected = session(ModelTransport(cfg), cfg, params)
     got = await bridge(lambda: session(transport, cfg, params))()
