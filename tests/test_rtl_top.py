@@ -14,12 +14,6 @@ SMALL = AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(16,), n_clas
 SMALL_RUN = {"samples": 5, "steps": 6, "event_rate": 0.3, "weight_seed": 2, "gain": 3.0, "data_seed": 7,
              "timeout_ns": 2_000_000}
 
-# Gestures-shaped: ``load_gestures(size=8)`` gives 8 x 8 pixels x 2 polarities = 128 inputs, 10 classes, 20 steps.
-MEDIUM = AcceleratorConfig(network=NetworkShape(n_inputs=128, hidden=(64,), n_classes=10), lanes=16,
-                           learning=LearningConfig(alpha_post=1))
-MEDIUM_RUN = {"samples": 4, "steps": 20, "event_rate": 0.1, "weight_seed": 2, "gain": 2.0, "data_seed": 3,
-              "timeout_ns": 20_000_000}
-
 
 def run_top(simulator: str, cfg: AcceleratorConfig, run: dict, tmp_path, seed: int = 1):
     source = write_verilog(Accelerator(cfg), "accelerator", tmp_path / "accelerator.v")
@@ -33,9 +27,3 @@ def test_top_matches_model_transport(simulator, tmp_path):
     result = run_top(simulator, SMALL, SMALL_RUN, tmp_path)
     assert result.tests == 2 and result.failed == 0
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("simulator", SIMULATORS)
-def test_medium_top_matches_model_transport(simulator, tmp_path):
-    result = run_top(simulator, MEDIUM, MEDIUM_RUN, tmp_path, seed=2)
-    assert result.tests == 2 and result.failed == 0

@@ -5,7 +5,8 @@ learning on) through the ``rtl`` transport with random idles on the source and
 random back-pressure on the sink; the same words go through the ``model``
 transport. The weights read back after loading, every output packet, the
 weights at the end and the counters (cycle counters aside) must be equal, and
-EVENTS_IN must equal the events sent with EVENTS_DROPPED at 0. Simulated and wall time per chunk go to ``report`` (JSON).
+EVENTS_IN must equal the events sent with EVENTS_DROPPED at 0. Simulated and
+wall time per chunk go to ``report`` (JSON).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from eligo_sim.benches.accelerator_top import CYCLE_COUNTERS, random_samples, st
 from eligo_sim.runner import bench_params
 
 
-def chunk_words(cfg, spikes, labels, first_index: int) -> np.ndarray:
-    return np.concatenate([sample_words(s, label, first_index + i) for i, (s, label) in enumerate(zip(spikes,
-                                                                                                     labels))])
+def chunk_words(spikes, labels, first_index: int) -> np.ndarray:
+    return np.concatenate([sample_words(sample, label, first_index + i)
+                           for i, (sample, label) in enumerate(zip(spikes, labels))])
 
 
 @cocotb.test()
@@ -56,7 +57,7 @@ async def soak_matches_model(dut):
         sent = samples = 0
         while sent < params["events"]:
             spikes, labels = random_samples(cfg, rng, params["chunk"], params["steps"], params["event_rate"])
-            words = chunk_words(cfg, spikes, labels, samples)
+            words = chunk_words(spikes, labels, samples)
             wall, sim = time.perf_counter(), get_sim_time("ns")
             got = chip.run_stream(words)
             chunks.append({"events": int(spikes.sum()), "wall_s": time.perf_counter() - wall,
