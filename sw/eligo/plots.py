@@ -14,6 +14,17 @@ from typing import Mapping, Sequence
 import numpy as np
 
 
+def save_figure(fig, out: str | Path, dpi: int) -> Path:
+    """Write a matplotlib figure to ``out`` (parents created) and free it: the one way every plot lands on disk."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
 def saved_weights(path: Path) -> tuple[list[np.ndarray], str]:
     """Per-layer weights ``[n_in, n_out]`` (readout last) of a saved network, and their unit."""
     path = Path(path)
@@ -67,11 +78,7 @@ def plot_weight_histograms(before: Sequence[np.ndarray], after: Sequence[np.ndar
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=110)
 
 
 def network_spikes(network, spikes) -> dict[str, np.ndarray]:
@@ -114,8 +121,4 @@ def plot_spike_rasters(rasters: Mapping[str, np.ndarray], out: str | Path, *, ti
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=110)

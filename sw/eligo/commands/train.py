@@ -137,6 +137,8 @@ def plot_accuracy(out: Path, history: dict, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from eligo.plots import save_figure
+
     epochs = [0] + [e["epoch"] for e in history["epochs"]]
     accuracy = [history["initial"]["test_accuracy"]] + [e["test_accuracy"] for e in history["epochs"]]
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -144,10 +146,7 @@ def plot_accuracy(out: Path, history: dict, title: str) -> Path:
     ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = out / "accuracy.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "accuracy.png", dpi=120)
 
 
 def run(args) -> int:

@@ -8,6 +8,7 @@ import numpy as np
 
 from eligo.data.events import SensorSize
 from eligo.data.transforms import bin_events
+from eligo.plots import save_figure
 
 
 def plot_sample(events: np.ndarray, sensor_size: SensorSize, duration: int, spikes: np.ndarray, *,
@@ -38,8 +39,4 @@ def plot_sample(events: np.ndarray, sensor_size: SensorSize, duration: int, spik
     raster.set_xlabel("time step")
     raster.set_ylabel("input address (p·H·W + y·W + x)")
     fig.suptitle(f"{title}: {len(events)} events, {int(spikes.sum())} input spikes")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=100)
