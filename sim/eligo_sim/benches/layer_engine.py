@@ -21,7 +21,6 @@ import json
 import cocotb
 import numpy as np
 import torch
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from eligo.config import AcceleratorConfig
@@ -30,6 +29,7 @@ from eligo.fixed.blocks import integrate_events
 from eligo.fixed.lif import lif_fire, lif_integrate
 from eligo.fixed.model import FixedModel, initial_weights
 from eligo.words import Opcode, encode
+from eligo_sim.clocking import start_clock_and_reset
 from eligo_sim.runner import bench_params, bench_seed
 
 
@@ -179,15 +179,8 @@ async def engine_matches_model(dut):
     engine = Engine(dut, cfg, rng, float(params.get("idle", 0.0)), float(params.get("backpressure", 0.0)))
     checkpoint = int(params.get("checkpoint_every", 1))
 
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    for port in ("commands_valid", "commands_payload", "clear_error", "weight_layer", "weight_addr", "weight_we",
-                 "weight_wdata", "probe_addr"):
-        getattr(dut, port).value = 0
-    dut.rst.value = 1
-    for _ in range(2):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
+    await start_clock_and_reset(dut, ("commands_valid", "commands_payload", "clear_error", "weight_layer",
+                                      "weight_addr", "weight_we", "weight_wdata", "probe_addr"))
     cocotb.start_soon(engine.clock_and_output())
 
     lo, hi = cfg.weight_range

@@ -11,13 +11,13 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 from amaranth.hdl import Const
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from eligo.config import AcceleratorConfig
 from eligo.fixed.model import FixedModel, initial_weights
 from eligo_hw.update import Layouts
 from eligo_sim.benches.learning_stimulus import learning_step, model_update
+from eligo_sim.clocking import start_clock_and_reset
 from eligo_sim.runner import bench_params, bench_seed
 
 
@@ -47,15 +47,8 @@ async def weights_match_model_after_learning(dut):
     groups, n_in = cfg.groups[layer], cfg.network.layer_sizes[layer]
     rng = np.random.default_rng(bench_seed())
 
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    for port in ("pre_we", "factor_we", "start", "weight_addr", "pre_addr", "factor_addr", "pre_data", "factor_data",
-                 "weight_we", "weight_wdata", "pre_read_addr"):
-        getattr(dut, port).value = 0
-    dut.rst.value = 1
-    for _ in range(2):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
+    await start_clock_and_reset(dut, ("pre_we", "factor_we", "start", "weight_addr", "pre_addr", "factor_addr",
+                                      "pre_data", "factor_data", "weight_we", "weight_wdata", "pre_read_addr"))
 
     words, lfsr_steps = model.words[layer], 0
     busy_cycles = 0

@@ -10,12 +10,12 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 import torch
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from eligo.config import NeuronFormat
 from eligo.fixed.arith import shift_right
 from eligo.fixed.lif import lif_step
+from eligo_sim.clocking import start_clock_and_reset
 from eligo_sim.runner import bench_params, bench_seed
 from eligo_sim.stimulus import neuron_currents
 
@@ -29,13 +29,7 @@ async def membrane_and_spikes_match_model(dut):
     steps = rng.random(cycles) < 0.8
     currents = neuron_currents(rng, fmt, cycles)
 
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.step.value = 0
-    dut.current.value = 0
-    for _ in range(2):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await start_clock_and_reset(dut, ("step", "current"))
 
     membrane = torch.tensor(0)
     spikes_seen = saturations = 0
