@@ -6,6 +6,8 @@ hardware saturates. ``docs/fixed-point.md`` states the formats and the order.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from eligo.config import AcceleratorConfig, LearningConfig, PsiTable, TraceFormat
@@ -17,10 +19,13 @@ def integrate_events(spikes: torch.Tensor, weights: torch.Tensor, accumulator_bi
     """Input current of every neuron: the sum of the weight rows of the inputs that spiked.
 
     The accumulator is wide enough never to overflow, so the sum is
-    order-independent. The model sums with a float matmul, which is exact
-    because every partial sum is an integer below 2**accumulator_bits <= 2**24
-    (float32) or 2**53 (float64).
+    order-independent. One sample (the learning path) sums the rows of its
+    active inputs in int64, as the chip does; a batch uses a float matmul,
+    which is exact because every partial sum is an integer below
+    2**accumulator_bits <= 2**24 (float32) or 2**53 (float64).
     """
+    if spikes.shape[0] == 1:
+        return weights.index_select(0, spikes[0].nonzero().view(-1)).sum(dim=0, keepdim=True)
     dtype = torch.float32 if accumulator_bits <= 24 else torch.float64
     return (spikes.to(dtype) @ weights.to(dtype)).to(torch.int64)
 
@@ -48,8 +53,13 @@ def update_post_trace(trace: torch.Tensor, psi: torch.Tensor, fmt: TraceFormat) 
 def psi_lookup(integrated: torch.Tensor, threshold: int, table: PsiTable) -> torch.Tensor:
     """Psi of the membrane before reset: values[|v - threshold| >> index_shift], 0 past the table."""
     index = shift_right((integrated - threshold).abs(), table.index_shift)
-    values = torch.tensor(table.values + (0,), dtype=torch.int64)
-    return values[index.clamp(max=len(table.values))]
+    return _rom(table.values)[index.clamp(max=len(table.values))]
+
+
+@lru_cache(maxsize=16)
+def _rom(values: tuple[int, ...]) -> torch.Tensor:
+    """A lookup table as a tensor, with the 0 that every index past its end reads (built once per table)."""
+    return torch.tensor(values + (0,), dtype=torch.int64)
 
 
 def softmax_error(logits: torch.Tensor, label: int, shift: int, learning: LearningConfig) -> torch.Tensor:
@@ -59,9 +69,8 @@ def softmax_error(logits: torch.Tensor, label: int, shift: int, learning: Learni
     p_k = round(error_unit * E_k / sum E) (half up: (2 u E_k + S) // 2S);
     e_k = error_unit * y_k - p_k.
     """
-    table = torch.tensor(learning.exp_values + (0,), dtype=torch.int64)
     index = shift_right(logits.max(dim=-1, keepdim=True).values - logits, shift)
-    numerators = table[index.clamp(max=len(learning.exp_values))]
+    numerators = _rom(learning.exp_values)[index.clamp(max=len(learning.exp_values))]
     total = numerators.sum(dim=-1, keepdim=True)
     probabilities = torch.div(2 * learning.error_unit * numerators + total, 2 * total, rounding_mode="floor")
     target = torch.zeros_like(logits)
@@ -111,27 +120,38 @@ def update_layer(words: torch.Tensor, causal: torch.Tensor, noncausal: torch.Ten
     """
     n_in, n_groups, lanes = words.shape
     pad = n_groups * lanes - causal.shape[-1]
-    causal = torch.nn.functional.pad(causal, (0, pad)).view(n_groups, lanes)
-    noncausal = torch.nn.functional.pad(noncausal, (0, pad)).view(n_groups, lanes)
-    rows = torch.nonzero(pre_trace, as_tuple=True)[0]
-    active = ((causal != 0) | (noncausal != 0)).any(dim=1)
-    every_group = bool(active.all())
-    groups = torch.nonzero(active, as_tuple=True)[0]
+    if pad:
+        causal = torch.nn.functional.pad(causal, (0, pad))
+        noncausal = torch.nn.functional.pad(noncausal, (0, pad))
+    causal, noncausal = causal.view(n_groups, lanes), noncausal.view(n_groups, lanes)
+    with_noncausal = bool(noncausal.any())
+    rows = pre_trace.nonzero().view(-1)
+    active = (causal != 0).any(dim=1)
+    if with_noncausal:
+        active |= (noncausal != 0).any(dim=1)
+    groups = active.nonzero().view(-1)
     visits = len(rows) * len(groups)
     if visits == 0:
         return words, lfsr_steps
+    every_group = len(groups) == n_groups
+    # The products and the noise fit in int32 for all but the widest formats; int32 halves the memory traffic.
+    dtype = torch.int32 if cfg.update_product_bits < 32 and cfg.lfsr.bits < 32 else torch.int64
     if cfg.learning.stochastic_rounding:
-        noise = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits).view(len(rows), len(groups), lanes)
+        noise = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits, dtype).view(len(rows), len(groups), lanes)
     else:
-        noise = torch.full((len(rows), len(groups), lanes), (1 << lr_shift) >> 1, dtype=torch.int64)
+        noise = torch.full((len(rows), len(groups), lanes), (1 << lr_shift) >> 1, dtype=dtype)
     if not every_group:
-        causal, noncausal = causal[groups], noncausal[groups]
-    product = causal[None] * pre_trace[rows][:, None, None] + noncausal[None] * pre_spikes[rows][:, None, None]
+        causal, noncausal = causal.index_select(0, groups), noncausal.index_select(0, groups)
+    product = causal.to(dtype)[None] * pre_trace.index_select(0, rows).to(dtype)[:, None, None]
+    if with_noncausal:
+        product += noncausal.to(dtype)[None] * pre_spikes.index_select(0, rows).to(dtype)[:, None, None]
     if every_group:  # the common case: whole rows, read and written with one gather and one scatter
         block = words.index_select(0, rows)
         words.index_copy_(0, rows, saturate(block + stochastic_shift(product, noise, lr_shift), cfg.weight_bits))
     else:
-        block = words[rows][:, groups]
-        words[rows[:, None], groups[None, :]] = saturate(block + stochastic_shift(product, noise, lr_shift),
-                                                         cfg.weight_bits)
+        rows_by_group = (rows[:, None] * n_groups + groups[None, :]).view(-1)
+        flat = words.view(n_in * n_groups, lanes)
+        block = flat.index_select(0, rows_by_group).view(len(rows), len(groups), lanes)
+        flat.index_copy_(0, rows_by_group, saturate(block + stochastic_shift(product, noise, lr_shift),
+                                                    cfg.weight_bits).view(-1, lanes))
     return words, lfsr_steps + visits

@@ -51,18 +51,21 @@ def lane_states(fmt: LfsrFormat, lanes: int, steps: torch.Tensor) -> torch.Tenso
     return lfsr_sequence(fmt)[index]
 
 
-def lane_states_run(fmt: LfsrFormat, lanes: int, first: int, count: int) -> torch.Tensor:
+def lane_states_run(fmt: LfsrFormat, lanes: int, first: int, count: int,
+                    dtype: torch.dtype = torch.int64) -> torch.Tensor:
     """States of all lanes after first, first + 1, ..., first + count - 1 steps: [count, lanes].
 
-    Same values as ``lane_states`` on a range, without a modulo per element:
-    it reads a table of the sequence repeated three times.
+    Same values as ``lane_states`` on a range, without a modulo or a copy:
+    lane l's states are a run of consecutive entries of the sequence, and
+    lanes are ``period // lanes`` entries apart, so the result is a strided
+    (read-only) view of a table of the sequence repeated three times.
     """
     if count >= fmt.period:
-        return lane_states(fmt, lanes, torch.arange(first, first + count))
-    start = first % fmt.period + lane_offsets(fmt, lanes)
-    return _tripled_sequence(fmt)[torch.arange(count)[:, None] + start[None, :]]
+        return lane_states(fmt, lanes, torch.arange(first, first + count)).to(dtype)
+    stride = fmt.period // lanes
+    return _tripled_sequence(fmt, dtype).as_strided((count, lanes), (1, stride), first % fmt.period)
 
 
 @lru_cache(maxsize=8)
-def _tripled_sequence(fmt: LfsrFormat) -> torch.Tensor:
-    return lfsr_sequence(fmt).repeat(3)
+def _tripled_sequence(fmt: LfsrFormat, dtype: torch.dtype) -> torch.Tensor:
+    return lfsr_sequence(fmt).repeat(3).to(dtype)
