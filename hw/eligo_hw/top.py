@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import torch
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
@@ -47,7 +47,7 @@ from eligo.driver.layout import WeightLayout, score_words
 from eligo.regmap import DATA_BITS, build_register_map
 from eligo.words import PAYLOAD_BITS, Opcode
 from eligo_hw.axil import AxiLiteRegisters, AxiLiteSignature
-from eligo_hw.layer_engine import LayerEngine
+from eligo_hw.layer_engine import LayerEngine, output_layout
 from eligo_hw.words import Kind, WordDecoder, saturating_increment
 
 AxiStreamSignature = wiring.Signature({"tdata": Out(DATA_BITS), "tvalid": Out(1), "tready": In(1), "tlast": Out(1)})
@@ -166,7 +166,10 @@ class Accelerator(wiring.Component):
 
         self._weights(m, regs, engine, pulse["write_weight"], host_waiting, weight_read_allowed,
                       raised["bad_weight_address"])
-        self._packetiser(m, engine, end_index)
+        m.submodules.packetiser = packetiser = OutputPacketiser(cfg)
+        wiring.connect(m, engine.output, packetiser.items)
+        wiring.connect(m, packetiser.m_axis, wiring.flipped(self.m_axis))
+        m.d.comb += packetiser.end_index.eq(end_index)
 
         m.d.comb += [
             regs.error_set.eq(Cat(raised[f.name] for f in sorted(regmap["ERROR"].fields, key=lambda f: f.lsb))),
@@ -216,34 +219,47 @@ class Accelerator(wiring.Component):
         read_taken = reads_weight & self.s_axil.arready
         m.d.comb += bad_address.eq((write_pulse | read_taken) & ~in_range)
 
-    def _packetiser(self, m, engine, end_index):
-        """Hidden spikes are counted; at END: END word, class scores, spike count (TLAST)."""
-        out = self.m_axis
+
+class OutputPacketiser(wiring.Component):
+    """Hidden spikes on ``items`` are counted; at END (the class scores on ``items``) one packet leaves on
+    ``m_axis``: the END word with ``end_index``, each score in ``score_words`` words, the spike count with TLAST.
+
+    Every ``m_axis`` signal is a flop (an output register after the word on offer), so the packet can cross
+    a clock-domain or chip boundary without a combinational path from ``tready``.
+    """
+
+    def __init__(self, cfg: AcceleratorConfig):
+        self.cfg = cfg
+        super().__init__({"items": In(stream.Signature(output_layout(cfg))), "end_index": In(PAYLOAD_BITS),
+                          "m_axis": Out(AxiStreamSignature)})
+
+    def elaborate(self, platform):
+        m = Module()
+        out, items = self.m_axis, self.items
         per_score, classes = score_words(self.cfg), self.cfg.network.n_classes
-        item = engine.output.payload
+        item = items.payload
         spike_count = Signal(DATA_BITS)
         score_word = Signal(range(max(per_score, 2)))
         klass = Signal(range(max(classes, 2)))
         score = item.value.as_signed()
         wide_score = Cat(score, score[-1].replicate(DATA_BITS * per_score - len(score)))
-        header = Const((int(Opcode.END) << PAYLOAD_BITS), DATA_BITS) | end_index
+        header = Const((int(Opcode.END) << PAYLOAD_BITS), DATA_BITS) | self.end_index
         state_scores, state_count = Signal(), Signal()
 
-        # The packet word on offer, then an output register: every m_axis signal is a flop.
         offer_valid, offer_ready = Signal(), Signal()
         offer_data, offer_last = Signal(DATA_BITS), Signal()
         m.d.comb += [
             offer_data.eq(Mux(state_count, spike_count,
                               Mux(state_scores, wide_score.word_select(score_word, DATA_BITS), header))),
             offer_last.eq(state_count),
-            offer_valid.eq(state_count | (engine.output.valid & item.score)),
+            offer_valid.eq(state_count | (items.valid & item.score)),
             offer_ready.eq(~out.tvalid | out.tready),
-            engine.output.ready.eq(~state_count & (~item.score
-                                                   | (state_scores & offer_ready & (score_word == per_score - 1)))),
+            items.ready.eq(~state_count & (~item.score
+                                           | (state_scores & offer_ready & (score_word == per_score - 1)))),
         ]
         with m.If(offer_ready):
             m.d.sync += [out.tvalid.eq(offer_valid), out.tdata.eq(offer_data), out.tlast.eq(offer_last)]
-        saturating_increment(m, spike_count, engine.output.valid & engine.output.ready & ~item.score)
+        saturating_increment(m, spike_count, items.valid & items.ready & ~item.score)
         accepted = offer_valid & offer_ready
         with m.If(accepted):
             with m.If(state_count):
@@ -256,3 +272,4 @@ class Accelerator(wiring.Component):
                     m.d.sync += [state_scores.eq(0), state_count.eq(1)]
             with m.Else():
                 m.d.sync += score_word.eq(score_word + 1)
+        return m
