@@ -7,7 +7,9 @@ accesses. Everything the host sees must be equal: END indices, class scores,
 spike counts, weights, counters (the cycle counters excepted: the top counts
 the engine's real phases, the model transport an ideal schedule) and ERROR
 causes. Every AXI-Lite channel pauses at random, the event source idles and the
-output sink back-pressures at random (``driver_loopback.start``).
+output sink back-pressures at random (``driver_loopback.start``). The fault
+session (``docs/reliability.md``, Faults) runs the same way and asserts the
+documented behaviour on both transports.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import logging
 import cocotb
 import numpy as np
 from cocotb.task import bridge
+from cocotb.triggers import RisingEdge
 
 from eligo.config import AcceleratorConfig
-from eligo.driver import Accelerator, DeviceError
+from eligo.driver import Accelerator, DeviceError, DriverError
 from eligo.driver.model import ModelTransport
 from eligo.fixed.model import initial_weights
-from eligo.words import Opcode, encode
+from eligo.words import OPCODE_SHIFT, Opcode, encode
 from eligo_sim.benches import driver_loopback
 from eligo_sim.runner import bench_params
 
@@ -100,6 +103,77 @@ def malformed_session(transport, cfg: AcceleratorConfig) -> list:
     return seen
 
 
+class WriteCounter:
+    """A transport that counts register writes, to show that a refused request never reached the bus."""
+
+    def __init__(self, transport):
+        self.transport, self.writes = transport, 0
+
+    def write_register(self, offset: int, value: int) -> None:
+        self.writes += 1
+        self.transport.write_register(offset, value)
+
+    def __getattr__(self, name):
+        return getattr(self.transport, name)
+
+
+def fault_session(transport, cfg: AcceleratorConfig) -> dict:
+    """The documented faults, each asserted; returns what the host saw so the rtl and model runs can be compared.
+
+    - a weight load of the wrong length (or shape) raises ``DriverError`` before any register write;
+    - COMMAND.write_weight at a WEIGHT_ADDR past the memory raises ERROR.bad_weight_address, writes nothing;
+    - TICKs back to back after a step of events, learning on: the stream holds each TICK until the previous
+      step (fire, learn) is done; nothing is lost, no error, the packet equals the model's.
+    """
+    counted = WriteCounter(transport)
+    accelerator = Accelerator(counted, cfg)
+    weights = [w.numpy() for w in initial_weights(cfg, 3, gain=3.0)]
+    accelerator.load_weights(weights)
+    seen = {}
+    for what, wrong in (("one layer missing", weights[:1]), ("one layer too many", weights + weights[-1:]),
+                        ("a row missing", [weights[0][:-1], weights[1]])):
+        writes = counted.writes
+        try:
+            accelerator.load_weights(wrong)
+        except DeviceError as exc:
+            raise AssertionError(f"{what}: reached the device ({exc})") from None
+        except DriverError as exc:
+            seen[what] = str(exc)
+        else:
+            raise AssertionError(f"{what}: a weight load of the wrong length must be refused")
+        assert counted.writes == writes, f"{what}: {counted.writes - writes} register writes before the refusal"
+    layer_shift = accelerator.regmap["WEIGHT_ADDR"].field("layer").lsb
+    for address in (accelerator.layout.n_slices(0), 2 << layer_shift):
+        accelerator.write("WEIGHT_ADDR", address)
+        accelerator.write("WEIGHT_WDATA", 0x5555_5555)
+        accelerator.command("write_weight")
+        assert accelerator.errors() == ("bad_weight_address",), f"write_weight at 0x{address:x}"
+        accelerator.clear_errors()
+    read_back = accelerator.read_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(read_back, weights)), "an out-of-range write changed a weight"
+
+    spikes = np.zeros((1, 5, cfg.network.n_inputs), dtype=np.uint8)
+    spikes[0, 0, ::2] = 1  # a busy step, then two empty ones: their TICKs follow at once
+    spikes[0, 3, 1] = 1
+    before = accelerator.counters()
+    result = accelerator.train(spikes, [1])[0]  # raises DeviceError if the chip flagged anything
+    after = accelerator.counters()
+    assert after.samples == before.samples + 1 and after.events_in == before.events_in + int(spikes.sum())
+    assert after.updates_applied > before.updates_applied, "the sample must learn, so its steps take long"
+    seen["back-to-back ticks"] = (result.scores.tolist(), result.spike_counts,
+                                  {k: v for k, v in after.as_dict().items() if k not in CYCLE_COUNTERS})
+    return seen
+
+
+async def count_held_ticks(dut, held: list) -> None:
+    """Count cycles in which a TICK word waited on ``s_axis`` (offered, not taken)."""
+    while True:
+        await RisingEdge(dut.clk)
+        if dut.s_axis_tvalid.value == 1 and dut.s_axis_tready.value == 0 \
+                and int(dut.s_axis_tdata.value) >> OPCODE_SHIFT == Opcode.TICK:
+            held[0] += 1
+
+
 def quiet_bus_models(dut) -> None:
     """The bus models log every transfer at INFO: thousands of weight writes would dominate the run."""
     for bus in ("s_axil", "s_axis", "m_axis"):
@@ -145,3 +219,13 @@ async def malformed_words_and_accesses_raise_documented_errors(dut):
     expected, got = await compare(dut, lambda transport, cfg, _: malformed_session(transport, cfg),
                                   bench_params()["timeout_ns"])
     assert got == expected, f"rtl {got} != model {expected}"
+
+
+@cocotb.test()
+async def faults_behave_as_documented(dut):
+    held = [0]
+    cocotb.start_soon(count_held_ticks(dut, held))
+    expected, got = await compare(dut, lambda transport, cfg, _: fault_session(transport, cfg),
+                                  bench_params()["timeout_ns"])
+    assert got == expected, f"rtl {got} != model {expected}"
+    assert held[0] > 0, "no TICK ever waited for the previous step: the back-pressure case was not exercised"
