@@ -35,10 +35,10 @@ def test_layer_update_matches_model(name, layer, seed):
 
     async def bench(ctx):
         for step in steps:
-            for j, (trace, spike) in enumerate(zip(step.pre_trace.tolist(), step.pre_spikes.tolist())):
+            for address, word in enumerate(step.pre_words(cfg)):
                 ctx.set(dut.pre_we, 1)
-                ctx.set(dut.pre_addr, j)
-                ctx.set(dut.pre_data, {"trace": trace, "spike": spike})
+                ctx.set(dut.pre_addr, address)
+                ctx.set(dut.pre_data, word)
                 await ctx.tick()
             ctx.set(dut.pre_we, 0)
             for g, (causal, noncausal) in enumerate(step.padded_factors(cfg, groups)):

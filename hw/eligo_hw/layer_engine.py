@@ -21,6 +21,8 @@ step) are consumed, counted and raise the sticky ``error`` flag.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
@@ -51,6 +53,17 @@ class LayerEngine(wiring.Component):
     group's membranes, post traces, logits and scores, and a row's pre
     traces, one cycle after ``probe_addr``. ``cycles_*`` count per phase,
     saturating; ``learn_words`` counts the weight words updated.
+
+    ``abort`` (a one-cycle pulse, any time; ``COMMAND.reset_sample``) ends the
+    sample in progress: the engine stops what it is doing, clears membranes,
+    accumulators, traces and scores as END does, emits no scores and returns
+    to idle. A step whose weight update has started finishes it first, so
+    the weights always hold a whole number of steps' updates: they are as
+    the model's after the last TICK whose update ran (``learn_steps`` tells
+    which). Hidden spikes of the aborted step may have left on ``output``;
+    a command being offered at the abort is not taken and waits for the
+    next sample. Back to idle within one update walk + max(G0, n_in / P) + a
+    few cycles.
     """
 
     def __init__(self, cfg: AcceleratorConfig, weights: list[torch.Tensor], counter_bits: int = 32):
@@ -69,6 +82,7 @@ class LayerEngine(wiring.Component):
             "idle": Out(1),
             "error": Out(1),
             "clear_error": In(1),
+            "abort": In(1),
             "weight_layer": In(1),
             "weight_addr": In(range(max(self.depths))),
             "weight_we": In(1),
@@ -101,18 +115,21 @@ class LayerEngine(wiring.Component):
         m.submodules.bank = bank = LfsrBank(cfg.lfsr, lanes)
         m.submodules.softmax = softmax = SoftmaxError(cfg)
         m.submodules.projection = projection = Projection(cfg, n_hidden)
-        m.submodules.scan0 = scan0 = PreTraceScan(cfg.traces, cfg.traces.pre_decay, n_in)
-        m.submodules.scan1 = scan1 = PreTraceScan(cfg.traces, cfg.readout.pre_decay, n_hidden)
+        m.submodules.scan0 = scan0 = PreTraceScan(cfg.traces, cfg.traces.pre_decay, n_in, lanes)
+        m.submodules.scan1 = scan1 = PreTraceScan(cfg.traces, cfg.readout.pre_decay, n_hidden, lanes)
 
         m.d.comb += [self.learn_words.eq(update0.visits + update1.visits),
                      bank.step.eq(update0.lfsr_step | update1.lfsr_step),
                      update0.noise.eq(bank.states), update1.noise.eq(bank.states)]
-        for scan, update in ((scan0, update0), (scan1, update1)):
-            m.d.comb += [update.pre_read_addr.eq(Mux(scan.busy, scan.read_addr, self.probe_addr)),
+        # Pre traces sit P per word: the probe reads row probe_addr's word and picks its lane a cycle later.
+        lane_bits = (lanes - 1).bit_length()
+        probe_lane = Signal(range(lanes))
+        m.d.sync += probe_lane.eq(self.probe_addr[:lane_bits])
+        for scan, update, probe in ((scan0, update0, self.probe_pre0), (scan1, update1, self.probe_pre1)):
+            m.d.comb += [update.pre_read_addr.eq(Mux(scan.busy, scan.read_addr, self.probe_addr >> lane_bits)),
                          scan.read_data.eq(update.pre_read_data),
                          update.pre_we.eq(scan.write_en), update.pre_addr.eq(scan.write_addr),
-                         update.pre_data.eq(scan.write_data)]
-        m.d.comb += [self.probe_pre0.eq(update0.pre_read_data), self.probe_pre1.eq(update1.pre_read_data)]
+                         update.pre_data.eq(scan.write_data), probe.eq(update.pre_read_data[probe_lane])]
 
         # Weight memories: the cores read them while integrating, the host while idle.
         host_layer = Signal()
@@ -196,25 +213,38 @@ class LayerEngine(wiring.Component):
 
         command = self.commands.payload
         duplicate = inputs.bit_select(command.payload, 1)
+        ready = Signal()                  # RUN can take the command offered
+        abort_now = Signal()              # leave the current state for ABORT
+        abort_pending = Signal()          # an abort waits for the weight update in flight
+        m.d.comb += [self.commands.ready.eq(ready & ~abort_now),
+                     core0.events.payload.eq(command.payload)]
+
+        @contextmanager
+        def state(name, abortable=True):
+            """An FSM state that an abort leaves for ABORT (its last word on ``m.next``)."""
+            with m.State(name):
+                yield
+                if abortable:
+                    with m.If(abort_now):
+                        m.next = "ABORT"
         learning_on = labelled & (step >= cfg.learning.learn_start_step)
         m.d.comb += [core0.factor_addr.eq(walk), projection.errors.eq(hidden_errors),
                      projection.group.eq(factor_group), softmax.label.eq(label), softmax.tess.eq(tess_phase),
                      softmax.logits.eq(Mux(tess_phase, z.as_value(), logits.as_value()))]
 
         with m.FSM() as fsm:
-            with m.State("RUN"):
+            with state("RUN"):
                 with m.Switch(command.kind):
                     with m.Case(Kind.EVENT):
                         with m.If(duplicate):
-                            m.d.comb += self.commands.ready.eq(1)
+                            m.d.comb += ready.eq(1)
                         with m.Else():
-                            m.d.comb += [core0.events.valid.eq(self.commands.valid),
-                                         core0.events.payload.eq(command.payload),
-                                         self.commands.ready.eq(core0.events.ready)]
+                            m.d.comb += [core0.events.valid.eq(self.commands.valid & ~abort_now),
+                                         ready.eq(core0.events.ready)]
                     with m.Case(Kind.TICK):
-                        m.d.comb += self.commands.ready.eq(~core0.busy)
+                        m.d.comb += ready.eq(~core0.busy)
                     with m.Default():
-                        m.d.comb += self.commands.ready.eq(1)
+                        m.d.comb += ready.eq(1)
                 with m.If(self.commands.valid & self.commands.ready):
                     with m.Switch(command.kind):
                         with m.Case(Kind.EVENT):
@@ -238,11 +268,11 @@ class LayerEngine(wiring.Component):
                         with m.Case(Kind.END):
                             m.d.sync += [klass.eq(0), walk_valid.eq(0)]
                             m.next = "SCORES"
-            with m.State("FIRE"):
+            with state("FIRE"):
                 with m.If(~core0.busy):
                     m.d.comb += scan1.start.eq(1)
                     m.next = "READOUT"
-            with m.State("READOUT"):
+            with state("READOUT"):
                 transfer = has_pending & self.output.ready & core1.events.ready
                 m.d.comb += [self.output.valid.eq(has_pending & core1.events.ready),
                              core1.events.valid.eq(has_pending & self.output.ready),
@@ -252,20 +282,20 @@ class LayerEngine(wiring.Component):
                 with m.If(~has_pending & ~core1.busy):
                     m.d.comb += core1.fire.eq(1)
                     m.next = "READOUT_FIRE"
-            with m.State("READOUT_FIRE"):
+            with state("READOUT_FIRE"):
                 with m.If(~core1.busy):
                     m.next = "TRACES"
-            with m.State("TRACES"):
+            with state("TRACES"):
                 with m.If(~scan0.busy & ~scan1.busy):
                     m.d.sync += tess_phase.eq(0)
                     with m.If(learning_on):
                         m.next = "ERROR_START"
                     with m.Else():
                         m.next = "STEP_DONE"
-            with m.State("ERROR_START"):
+            with state("ERROR_START"):
                 m.d.comb += softmax.start.eq(1)
                 m.next = "ERROR_WAIT"
-            with m.State("ERROR_WAIT"):
+            with state("ERROR_WAIT"):
                 with m.If(~softmax.busy):
                     m.d.sync += [hidden_errors.eq(softmax.errors), walk.eq(0), walk_valid.eq(0),
                                  factor_stage.eq(0)]
@@ -279,7 +309,7 @@ class LayerEngine(wiring.Component):
                             m.next = "HIDDEN_FACTORS"
                     else:
                         m.next = "HIDDEN_FACTORS"
-            with m.State("HIDDEN_FACTORS"):
+            with state("HIDDEN_FACTORS"):
                 # Psi and h[t-1] of a group arrive the cycle after its address: issue, then write the factors.
                 m.d.sync += factor_stage.eq(0)
                 with m.If(~walk_valid):
@@ -290,27 +320,27 @@ class LayerEngine(wiring.Component):
                     m.d.comb += update0.factor_we.eq(1)
                     with m.If(factor_group == groups0 - 1):
                         m.next = "READOUT_FACTORS"
-            with m.State("READOUT_FACTORS"):
+            with state("READOUT_FACTORS"):
                 m.d.comb += update1.factor_we.eq(1)
                 m.d.sync += walk.eq(walk + 1)
                 with m.If(walk == groups1 - 1):
                     m.d.sync += walk.eq(0)
                     m.next = "UPDATE0"
-            with m.State("UPDATE0"):
+            with state("UPDATE0", abortable=False):
                 m.d.comb += update0.start.eq(1)
                 saturating_increment(m, self.learn_steps, 1)
                 m.next = "UPDATE0_WAIT"
-            with m.State("UPDATE0_WAIT"):
+            with state("UPDATE0_WAIT", abortable=False):
                 with m.If(~update0.busy):
                     m.d.comb += update1.start.eq(1)
                     m.next = "UPDATE1_WAIT"
-            with m.State("UPDATE1_WAIT"):
+            with state("UPDATE1_WAIT", abortable=False):
                 with m.If(~update1.busy):
                     m.next = "STEP_DONE"
-            with m.State("STEP_DONE"):
+            with state("STEP_DONE"):
                 m.d.sync += [inputs.eq(0), step.eq(step + 1)]
                 m.next = "RUN"
-            with m.State("SCORES"):
+            with state("SCORES"):
                 # One class per accepted word; a group's scores are read once, a cycle before its first class.
                 lane = klass % lanes
                 m.d.comb += core1.probe_addr.eq(klass // lanes)
@@ -324,10 +354,21 @@ class LayerEngine(wiring.Component):
                         with m.If(klass == classes - 1):
                             m.d.comb += [core0.clear.eq(1), core1.clear.eq(1), scan0.clear.eq(1), scan1.clear.eq(1)]
                             m.next = "CLEAR"
-            with m.State("CLEAR"):
-                with m.If(~core0.busy & ~core1.busy & ~scan0.busy & ~scan1.busy):
+            with state("ABORT", abortable=False):
+                m.d.comb += [core0.abort.eq(1), core1.abort.eq(1), scan0.abort.eq(1), scan1.abort.eq(1)]
+                m.d.sync += [pending.eq(0), abort_pending.eq(0)]
+                m.next = "CLEAR"
+            with state("CLEAR", abortable=False):
+                with m.If(~core0.busy & ~core1.busy & ~scan0.busy & ~scan1.busy & ~softmax.busy):
                     m.d.sync += [inputs.eq(0), step.eq(0), labelled.eq(0), started.eq(0)]
                     m.next = "RUN"
+
+        # An abort in a weight update waits for its end (STEP_DONE); in ABORT and CLEAR it has nothing left to do.
+        finishing = Cat(fsm.ongoing(name) for name in ("UPDATE0", "UPDATE0_WAIT", "UPDATE1_WAIT")).any()
+        settled = fsm.ongoing("ABORT") | fsm.ongoing("CLEAR")
+        m.d.comb += abort_now.eq((self.abort | abort_pending) & ~finishing & ~settled)
+        with m.If(self.abort & finishing):
+            m.d.sync += abort_pending.eq(1)
 
         # The host ports are free; an unconditional assignment, so Icarus evaluates it from time 0.
         m.d.comb += self.idle.eq(fsm.ongoing("RUN") & ~core0.busy & ~self.commands.valid)
@@ -339,7 +380,7 @@ class LayerEngine(wiring.Component):
             "learn": Cat(fsm.ongoing(state) for state in ("ERROR_START", "ERROR_WAIT", "HIDDEN_FACTORS",
                                                          "READOUT_FACTORS", "UPDATE0", "UPDATE0_WAIT",
                                                          "UPDATE1_WAIT")).any(),
-            "end": fsm.ongoing("SCORES") | fsm.ongoing("CLEAR"),
+            "end": fsm.ongoing("SCORES") | fsm.ongoing("ABORT") | fsm.ongoing("CLEAR"),
             "stall": self.output.valid & ~self.output.ready,
         }
         for phase, condition in phase_states.items():

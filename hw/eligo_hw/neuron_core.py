@@ -31,6 +31,9 @@ def lanes_of(shape, cfg: AcceleratorConfig) -> data.ArrayLayout:
 class NeuronCore(wiring.Component):
     """Integrate events, then fire group by group; ``clear`` zeroes the per-sample state (a sample boundary).
 
+    ``abort`` drops an event or a fire in progress and clears as ``clear``
+    does (at most ``groups`` + 1 cycles).
+
     ``weight_addr``/``weight_data`` reach the layer's weight memory (one cycle
     latency). ``busy`` is high while an event, a fire or a clear is in
     flight. ``probe_addr`` reads a group's membranes, post traces and scores
@@ -65,6 +68,7 @@ class NeuronCore(wiring.Component):
             "weight_data": In(lanes_of(signed(cfg.weight_bits), cfg)),
             "fire": In(1),
             "clear": In(1),
+            "abort": In(1),
             "busy": Out(1),
             "result_valid": Out(1),
             "result": Out(self.result_layout),
@@ -126,8 +130,10 @@ class NeuronCore(wiring.Component):
             m.d.sync += [fire_valid.eq(1), fire_group.eq(walk_group)]
         with m.If(self.fire):
             m.d.sync += fire_busy.eq(1)
-        with m.If(self.clear):
+        with m.If(self.clear | self.abort):
             m.d.sync += clear_busy.eq(1)
+        with m.If(self.abort):
+            m.d.sync += [event_busy.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0), walk_group.eq(0)]
         m.d.comb += [
             self.busy.eq(event_busy | add_valid | fire_busy | fire_valid | clear_busy),
             acc_rd.addr.eq(Mux(fire_busy, walk_group, issue_group)),

@@ -8,7 +8,7 @@ passes it through a unit and writes the result back in the same visit.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -66,53 +66,67 @@ class PostTraceUnit(wiring.Component):
         return m
 
 
-class PreTraceScan(wiring.Component):
-    """Walks a layer's n pre traces once per step, one per cycle: read q_j, write {q_j updated, x_j}.
+def pre_words(n: int, lanes: int) -> int:
+    """Memory words holding the pre traces of ``n`` inputs, ``lanes`` per word (input j in word j // lanes)."""
+    return -(-n // lanes)
 
-    The trace memory is the update sequencer's (``LayerUpdate.pre_*``), so
-    learning reads exactly what this wrote. ``clear`` walks writing zeros (a
-    sample boundary). ``start``/``clear`` are taken while not ``busy``.
+
+class PreTraceScan(wiring.Component):
+    """Walks a layer's n pre traces once per step, P per cycle: read a word of q, write {q updated, x} back.
+
+    Traces sit P per word (input j in word j // P, lane j % P), so a step's
+    scan costs ceil(n / P) + 1 cycles. The trace memory is the update
+    sequencer's (``LayerUpdate.pre_*``), so learning reads exactly what this
+    wrote. ``clear`` walks writing zeros (a sample boundary); ``abort`` drops
+    a walk in progress and clears instead. ``start``/``clear`` are taken
+    while not ``busy``, ``abort`` at any time.
     """
 
-    def __init__(self, fmt: TraceFormat, code: int, n: int):
+    def __init__(self, fmt: TraceFormat, code: int, n: int, lanes: int):
         self.fmt = fmt
         self.code = code
         self.n = n
-        layout = data.StructLayout({"trace": unsigned(fmt.bits), "spike": 1})
+        self.lanes = lanes
+        self.words = pre_words(n, lanes)
+        layout = data.ArrayLayout(data.StructLayout({"trace": unsigned(fmt.bits), "spike": 1}), lanes)
         super().__init__({
             "start": In(1),
             "clear": In(1),
+            "abort": In(1),
             "busy": Out(1),
             "spikes": In(n),
-            "read_addr": Out(range(n)),
+            "read_addr": Out(range(max(self.words, 2))),
             "read_data": In(layout),
             "write_en": Out(1),
-            "write_addr": Out(range(n)),
+            "write_addr": Out(range(max(self.words, 2))),
             "write_data": Out(layout),
         })
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.unit = unit = PreTraceUnit(self.fmt, self.code)
-        row = Signal(range(self.n))
+        word = Signal(range(max(self.words, 2)))
         walking, clearing = Signal(), Signal()
         stage_valid = Signal()
-        stage_row = Signal(range(self.n))
-        m.d.comb += [self.busy.eq(walking | clearing | stage_valid), self.read_addr.eq(row)]
-        m.d.sync += [stage_valid.eq(walking), stage_row.eq(row)]
+        stage_word = Signal(range(max(self.words, 2)))
+        m.d.comb += [self.busy.eq(walking | clearing | stage_valid), self.read_addr.eq(word)]
+        m.d.sync += [stage_valid.eq(walking), stage_word.eq(word)]
         with m.If(walking | clearing):
-            m.d.sync += row.eq(row + 1)
-            with m.If(row == self.n - 1):
-                m.d.sync += [walking.eq(0), clearing.eq(0), row.eq(0)]
+            m.d.sync += word.eq(word + 1)
+            with m.If(word == self.words - 1):
+                m.d.sync += [walking.eq(0), clearing.eq(0), word.eq(0)]
         with m.If(self.start):
             m.d.sync += walking.eq(1)
         with m.If(self.clear):
             m.d.sync += clearing.eq(1)
-        spike = self.spikes.bit_select(stage_row, 1)
-        m.d.comb += [unit.trace.eq(self.read_data.trace), unit.spike.eq(spike)]
-        with m.If(stage_valid):
-            m.d.comb += [self.write_en.eq(1), self.write_addr.eq(stage_row),
-                         self.write_data.trace.eq(unit.updated), self.write_data.spike.eq(spike)]
-        with m.If(clearing):
-            m.d.comb += [self.write_en.eq(1), self.write_addr.eq(row)]
+        with m.If(self.abort):
+            m.d.sync += [walking.eq(0), clearing.eq(1), stage_valid.eq(0), word.eq(0)]
+        padded = Cat(self.spikes, Const(0, self.words * self.lanes - self.n))
+        spikes = padded.word_select(stage_word, self.lanes)
+        for lane in range(self.lanes):
+            unit = PreTraceUnit(self.fmt, self.code)
+            m.submodules[f"unit{lane}"] = unit
+            m.d.comb += [unit.trace.eq(self.read_data[lane].trace), unit.spike.eq(spikes[lane]),
+                         self.write_data[lane].trace.eq(Mux(clearing, 0, unit.updated)),
+                         self.write_data[lane].spike.eq(~clearing & spikes[lane])]
+        m.d.comb += [self.write_en.eq(stage_valid | clearing), self.write_addr.eq(Mux(clearing, word, stage_word))]
         return m

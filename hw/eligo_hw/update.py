@@ -1,17 +1,19 @@
 """Weight-update datapath: P lanes of ``update_word`` and the sequencer of ``update_layer``.
 
-A layer's weights live P per memory word (address = j * groups + g). The
-sequencer visits exactly the words the model visits (row j with q_j != 0,
-group g with a non-zero factor in any lane; j outer, g inner), steps the
-shared LFSR bank once per visit and writes each word back one cycle after
-reading it, so it sustains one word per cycle; an inactive row costs one
-cycle, an active row none beyond its words.
+A layer's weights live P per memory word (address = j * groups + g), its
+pre traces P per word too (input j in word j // P). The sequencer visits
+exactly the words the model visits (row j with q_j != 0, group g with a
+non-zero factor in any lane; j outer, g inner), steps the shared LFSR bank
+once per visit and writes each word back one cycle after reading it, so it
+sustains one word per cycle. It reads P pre traces at a time: the active
+rows of a word follow one another without a gap, and a word whose P traces
+are all zero costs one cycle.
 """
 
 from __future__ import annotations
 
 import torch
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -19,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 from eligo.config import AcceleratorConfig
 from eligo_hw.arith import saturate
 from eligo_hw.lfsr import LfsrBank
+from eligo_hw.traces import pre_words
 from eligo_hw.words import saturating_increment
 
 
@@ -42,6 +45,7 @@ class Layouts:
             "noncausal": data.ArrayLayout(signed(factor_bits(cfg)), cfg.lanes),
         })
         self.pre = data.StructLayout({"trace": unsigned(cfg.traces.bits), "spike": 1})
+        self.pre_word = data.ArrayLayout(self.pre, cfg.lanes)
         self.noise = data.ArrayLayout(unsigned(cfg.lfsr.bits), cfg.lanes)
 
 
@@ -74,12 +78,13 @@ class UpdateLanes(wiring.Component):
 class LayerUpdate(wiring.Component):
     """A layer's weight memory with its update sequencer.
 
-    Load the pre traces/spikes (``pre_*``) and the per-group factors
-    (``factor_*``) while idle, pulse ``start``; ``busy`` stays high until the
-    last word is written back. ``noise``/``lfsr_step`` connect the shared
-    LFSR bank. While idle, ``weight_addr`` reads a word on ``weight_data``
-    (one cycle latency) and, with ``weight_we``, writes ``weight_wdata``
-    there; ``pre_read_addr`` reads a pre trace back the same way.
+    Load the pre traces/spikes (``pre_*``, P inputs per word) and the
+    per-group factors (``factor_*``) while idle, pulse ``start``; ``busy``
+    stays high until the last word is written back. ``noise``/``lfsr_step`` connect
+    the shared LFSR bank. While idle, ``weight_addr`` reads a word on
+    ``weight_data`` (one cycle latency) and, with ``weight_we``, writes
+    ``weight_wdata`` there; ``pre_read_addr`` reads a pre-trace word back the
+    same way.
     ``visits`` and ``busy_cycles`` count for benchmarks.
     """
 
@@ -94,24 +99,27 @@ class LayerUpdate(wiring.Component):
         self.init_words = words.reshape(-1, cfg.lanes).tolist()
         self.layouts = layouts = Layouts(cfg)
         depth = self.n_in * self.groups
+        self.pre_words = pre_words(self.n_in, cfg.lanes)
+        pre_range = range(max(self.pre_words, 2))
         super().__init__({
-            "pre_we": In(1), "pre_addr": In(range(self.n_in)), "pre_data": In(layouts.pre),
+            "pre_we": In(1), "pre_addr": In(pre_range), "pre_data": In(layouts.pre_word),
             "factor_we": In(1), "factor_addr": In(range(max(self.groups, 2))), "factor_data": In(layouts.factors),
             "start": In(1), "busy": Out(1),
             "noise": In(layouts.noise), "lfsr_step": Out(1),
             "weight_addr": In(range(depth)), "weight_data": Out(layouts.word),
             "weight_we": In(1), "weight_wdata": In(layouts.word),
-            "pre_read_addr": In(range(self.n_in)), "pre_read_data": Out(layouts.pre),
+            "pre_read_addr": In(pre_range), "pre_read_data": Out(layouts.pre_word),
             "visits": Out(counter_bits), "busy_cycles": Out(counter_bits),
         })
 
     def elaborate(self, platform):
         m = Module()
-        cfg, layouts, groups, n_in = self.cfg, self.layouts, self.groups, self.n_in
+        cfg, layouts, groups, n_in, lanes = self.cfg, self.layouts, self.groups, self.n_in, self.cfg.lanes
+        n_words = self.pre_words
         m.submodules.weights = weights = Memory(shape=layouts.word, depth=n_in * groups, init=self.init_words)
-        m.submodules.pres = pres = Memory(shape=layouts.pre, depth=n_in, init=[])
+        m.submodules.pres = pres = Memory(shape=layouts.pre_word, depth=n_words, init=[])
         m.submodules.factors = factors = Memory(shape=layouts.factors, depth=groups, init=[])
-        m.submodules.lanes = lanes = UpdateLanes(cfg, layer_shift(cfg, self.layer))
+        m.submodules.update_lanes = update_lanes = UpdateLanes(cfg, layer_shift(cfg, self.layer))
         weight_rd, weight_wr = weights.read_port(), weights.write_port()
         pre_rd, pre_wr, pre_host = pres.read_port(), pres.write_port(), pres.read_port()
         m.d.comb += [pre_host.addr.eq(self.pre_read_addr), self.pre_read_data.eq(pre_host.data)]
@@ -129,29 +137,42 @@ class LayerUpdate(wiring.Component):
                 with m.If(self.factor_addr == g):
                     m.d.sync += active[g].eq(factor_nonzero)
 
-        # Active groups above the current one, and the lowest of a set.
-        group = Signal(range(max(groups, 2)))
-        above = Signal(groups)
-        m.d.comb += above.eq(active & ~((Const(2) << group) - 1)[:groups])
-
-        def lowest(bits):
+        def lowest(bits, width):
+            """Whether any bit is set, and the index of the lowest one."""
             index = 0
-            for g in reversed(range(groups)):
-                index = Mux(bits[g], g, index)
+            for i in reversed(range(width)):
+                index = Mux(bits[i], i, index)
             return bits.any(), index
 
-        has_first, first = lowest(active)
-        has_next, following = lowest(above)
+        def above(bits, index, width):
+            """The set bits of ``bits`` strictly above ``index``."""
+            return bits & ~((Const(2, width + 1) << index) - 1)[:width]
 
-        # The pre memory's read address defaults to the next row, so in CHECK its output holds row ``row``;
-        # in VISIT it holds row ``row + 1``.
-        row = Signal(range(n_in))
-        next_row = Signal(range(n_in))
-        row_base = Signal(range(n_in * groups))
-        m.d.comb += [next_row.eq(row), pre_rd.addr.eq(next_row)]
-        m.d.sync += row.eq(next_row)
-        last_row = row == n_in - 1
+        group = Signal(range(max(groups, 2)))
+        has_first, first = lowest(active, groups)
+        has_next, following = lowest(above(active, group, groups), groups)
+
+        # The pre memory's read address defaults to the current word, so in SCAN its output holds word
+        # ``word``; in VISIT it reads one word ahead and holds word ``word + 1``.
+        word = Signal(range(max(n_words, 2)))
+        next_word = Signal(range(max(n_words, 2)))
+        m.d.comb += [next_word.eq(word), pre_rd.addr.eq(next_word)]
+        m.d.sync += word.eq(next_word)
+        last_word = word == n_words - 1
+        word_pres = Signal(layouts.pre_word)   # the P pre traces of the current word
+        pending = Signal(lanes)                # its active rows not visited yet
         row_pre = Signal(layouts.pre)
+        row_base = Signal(range(n_in * groups))
+
+        def nonzero_rows(pre_word):
+            return Cat(pre_word[lane].trace != 0 for lane in range(lanes))
+
+        def enter_row(word_index, pre_word, rows):
+            """Start the lowest row of ``rows`` (a non-empty lane mask) in word ``word_index``."""
+            _, lane = lowest(rows, lanes)
+            m.d.sync += [row_pre.eq(pre_word.as_value().word_select(lane, layouts.pre.size)),
+                         pending.eq(above(rows, lane, lanes)), word_pres.eq(pre_word),
+                         row_base.eq((word_index * lanes + lane) * groups), group.eq(first)]
 
         # Second stage: the word read last cycle is updated and written back.
         stage_valid = Signal()
@@ -159,56 +180,52 @@ class LayerUpdate(wiring.Component):
         stage_pre = Signal(layouts.pre)
         m.d.sync += stage_valid.eq(0)
         m.d.comb += [
-            lanes.word.eq(weight_rd.data), lanes.factors.eq(factor_rd.data), lanes.pre.eq(stage_pre),
-            lanes.noise.eq(self.noise),
+            update_lanes.word.eq(weight_rd.data), update_lanes.factors.eq(factor_rd.data),
+            update_lanes.pre.eq(stage_pre), update_lanes.noise.eq(self.noise),
             weight_wr.addr.eq(Mux(stage_valid, stage_addr, self.weight_addr)),
-            weight_wr.data.eq(Mux(stage_valid, lanes.updated.as_value(), self.weight_wdata.as_value())),
+            weight_wr.data.eq(Mux(stage_valid, update_lanes.updated.as_value(), self.weight_wdata.as_value())),
             weight_rd.addr.eq(self.weight_addr), self.weight_data.eq(weight_rd.data),
         ]
-
-        def next_row_or_finish():
-            with m.If(last_row):
-                m.next = "FLUSH"
-            with m.Else():
-                m.d.comb += next_row.eq(row + 1)
-                m.d.sync += row_base.eq(row_base + groups)
-                m.next = "CHECK"
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start & has_first):
-                    m.d.comb += next_row.eq(0)
-                    m.d.sync += row_base.eq(0)
-                    m.next = "CHECK"
-            with m.State("CHECK"):
+                    m.d.comb += next_word.eq(0)
+                    m.next = "SCAN"
+            with m.State("SCAN"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(pre_rd.data.trace == 0):
-                    next_row_or_finish()
-                with m.Else():
-                    m.d.comb += pre_rd.addr.eq(row + 1)
-                    m.d.sync += [row_pre.eq(pre_rd.data), group.eq(first)]
+                rows = nonzero_rows(pre_rd.data)
+                with m.If(rows.any()):
+                    m.d.comb += pre_rd.addr.eq(word + 1)
+                    enter_row(word, pre_rd.data, rows)
                     m.next = "VISIT"
+                with m.Elif(last_word):
+                    m.next = "FLUSH"
+                with m.Else():
+                    m.d.comb += next_word.eq(word + 1)
             with m.State("VISIT"):
                 address = row_base + group
                 m.d.comb += [self.busy.eq(1), weight_rd.addr.eq(address), factor_rd.addr.eq(group),
                              self.lfsr_step.eq(1)]
                 m.d.sync += [stage_valid.eq(1), stage_addr.eq(address), stage_pre.eq(row_pre)]
                 saturating_increment(m, self.visits, 1)
-                # Look one row ahead, so an active next row follows the last word without a CHECK cycle.
-                m.d.comb += pre_rd.addr.eq(row + 1)
+                # Look one word ahead, so an active row of the next word follows without a SCAN cycle.
+                m.d.comb += pre_rd.addr.eq(word + 1)
+                ahead = nonzero_rows(pre_rd.data)
                 with m.If(has_next):
                     m.d.sync += group.eq(following)
-                with m.Elif(last_row):
+                with m.Elif(pending.any()):
+                    enter_row(word, word_pres, pending)
+                with m.Elif(last_word):
                     m.next = "FLUSH"
-                with m.Elif(pre_rd.data.trace != 0):
-                    m.d.comb += [next_row.eq(row + 1), pre_rd.addr.eq(row + 2)]
-                    m.d.sync += [row_base.eq(row_base + groups), row_pre.eq(pre_rd.data), group.eq(first)]
-                with m.Elif(row + 1 == n_in - 1):
+                with m.Elif(ahead.any()):
+                    m.d.comb += [next_word.eq(word + 1), pre_rd.addr.eq(word + 2)]
+                    enter_row(word + 1, pre_rd.data, ahead)
+                with m.Elif(word + 1 == n_words - 1):
                     m.next = "FLUSH"
                 with m.Else():
-                    m.d.comb += [next_row.eq(row + 2), pre_rd.addr.eq(row + 2)]
-                    m.d.sync += row_base.eq(row_base + 2 * groups)
-                    m.next = "CHECK"
+                    m.d.comb += [next_word.eq(word + 2), pre_rd.addr.eq(word + 2)]
+                    m.next = "SCAN"
             with m.State("FLUSH"):
                 m.d.comb += self.busy.eq(1)
                 m.next = "IDLE"

@@ -10,8 +10,11 @@ logits, scores and both layers' pre traces at checkpoint steps, every
 weight of both layers there too (unless ``weights_at_checkpoints`` is off)
 and at the end. With ``inject_errors`` some steps also carry a repeated input
 and a late LABEL, which must be consumed, counted and flagged without
-changing the result. Cycle counts per step go to ``report``
-(JSON) when given.
+changing the result. With ``abort_rate`` some samples are aborted (the
+``abort`` pulse) at a random point: while events stream in, a random number
+of cycles after a TICK, or among the scores after END; the engine must then
+hold zero state and the model's weights, and the next samples must match
+bit for bit. Cycle counts per step go to ``report`` (JSON) when given.
 """
 
 from __future__ import annotations
@@ -87,6 +90,14 @@ class Engine:
                 break
         dut.commands_valid.value = 0
 
+    async def abort(self, delay: int) -> None:
+        """Pulse ``abort`` for one cycle after ``delay`` cycles."""
+        for _ in range(delay):
+            await FallingEdge(self.dut.clk)
+        self.dut.abort.value = 1
+        await FallingEdge(self.dut.clk)
+        self.dut.abort.value = 0
+
     async def wait_idle(self) -> None:
         await FallingEdge(self.dut.clk)
         while True:
@@ -155,6 +166,27 @@ async def compare_state(engine: Engine, model: FixedModel, state, where: str) ->
         assert value == reference.tolist(), f"{where}: {name} differ: rtl {value} model {reference.tolist()}"
 
 
+async def abort_in_step(engine: Engine, model: FixedModel, state, x: torch.Tensor, events: list[int],
+                        label: int | None, t: int, delay_range: int) -> None:
+    """Send part of step t (some events, maybe its TICK), abort at a random cycle, and follow in the model.
+
+    A step whose TICK was taken counts in the model only if its weight update
+    ran (``learn_steps`` moved): an abort before the update skips it, one
+    during the update waits for its end.
+    """
+    dut, rng = engine.dut, engine.rng
+    sent = int(rng.integers(0, len(events) + 2))  # len(events) + 1: all events and the TICK
+    for j in events[:sent]:
+        await engine.send(encode(Opcode.EVENT, j))
+    learn_steps = int(dut.learn_steps.value)
+    if sent > len(events):
+        await engine.send(encode(Opcode.TICK, t))
+    await engine.abort(int(rng.integers(0, delay_range)))
+    await engine.wait_idle()
+    if int(dut.learn_steps.value) != learn_steps:
+        model.step(state, x[None], label, t)
+
+
 async def compare_weights(engine: Engine, model: FixedModel, where: str) -> None:
     """Every weight word of both layers, read back through the host port."""
     cfg = model.cfg
@@ -179,7 +211,7 @@ async def engine_matches_model(dut):
     engine = Engine(dut, cfg, rng, float(params.get("idle", 0.0)), float(params.get("backpressure", 0.0)))
     checkpoint = int(params.get("checkpoint_every", 1))
 
-    await start_clock_and_reset(dut, ("commands_valid", "commands_payload", "clear_error", "weight_layer",
+    await start_clock_and_reset(dut, ("commands_valid", "commands_payload", "clear_error", "abort", "weight_layer",
                                       "weight_addr", "weight_we", "weight_wdata", "probe_addr"))
     cocotb.start_soon(engine.clock_and_output())
 
@@ -191,7 +223,8 @@ async def engine_matches_model(dut):
             model.words[layer].view(-1, cfg.lanes)[int(address)] = torch.tensor(word)
 
     inject_errors = bool(params.get("inject_errors", False))
-    injected = 0
+    abort_rate, abort_delay = float(params.get("abort_rate", 0.0)), int(params.get("abort_delay", 300))
+    injected = aborts = 0
     report = []
     step_index = 0
     for sample in range(int(params["samples"])):
@@ -199,6 +232,8 @@ async def engine_matches_model(dut):
         rate = float(params["event_rate"])
         spikes = torch.tensor(rng.random((steps, n_in)) < rate, dtype=torch.int64)
         label = None if sample % 3 == 2 else int(rng.integers(0, classes))
+        # An aborted sample stops in step abort_at (after END when abort_at == steps).
+        abort_at = int(rng.integers(0, steps + 1)) if rng.random() < abort_rate else None
         state = model.new_state(1)
         if label is not None:
             await engine.send(encode(Opcode.LABEL, label))
@@ -207,13 +242,16 @@ async def engine_matches_model(dut):
             x = spikes[t]
             expected_spikes.append(hidden_spikes(model, state, x))
             events = rng.permutation(np.flatnonzero(x.numpy())).tolist()
+            if t == abort_at:
+                await abort_in_step(engine, model, state, x, events, label, t, abort_delay)
+                break
             counters_before = {name: int(getattr(dut, f"cycles_{name}").value)
                                for name in ("integrate", "fire", "readout", "traces", "learn", "stall")}
             words_before = int(dut.learn_words.value)
             start_cycle = engine.cycle
             for j in events:
                 await engine.send(encode(Opcode.EVENT, j))
-            if inject_errors and events and t == 1:  # a repeated input and a late label: consumed, counted
+            if inject_errors and abort_at is None and events and t == 1:  # repeated input, late label: counted
                 await engine.send(encode(Opcode.EVENT, events[0]))
                 await engine.send(encode(Opcode.LABEL, 0))
                 injected += 1
@@ -231,18 +269,30 @@ async def engine_matches_model(dut):
                 if params.get("weights_at_checkpoints", True):
                     await compare_weights(engine, model, f"sample {sample} step {t}")
             step_index += 1
-        await engine.send(encode(Opcode.END, sample))
-        await engine.wait_idle()
-        got_spikes = [[] for _ in range(steps)]
-        scores = []
-        for is_score, index, value in engine.outputs:
-            if is_score:
-                scores.append((index, value))
-            else:
-                got_spikes[value].append(index)
-        engine.outputs.clear()
-        assert got_spikes == expected_spikes, f"sample {sample}: hidden spikes differ"
-        assert scores == list(enumerate(state.scores[0].tolist())), f"sample {sample}: scores differ"
+        if abort_at is not None and abort_at < steps:
+            engine.outputs.clear()
+        else:
+            await engine.send(encode(Opcode.END, sample))
+            if abort_at is not None:  # an abort among the scores: those sent are a prefix, no more follow
+                await engine.abort(int(rng.integers(0, classes + 2)))
+            await engine.wait_idle()
+            got_spikes = [[] for _ in range(steps)]
+            scores = []
+            for is_score, index, value in engine.outputs:
+                if is_score:
+                    scores.append((index, value))
+                else:
+                    got_spikes[value].append(index)
+            engine.outputs.clear()
+            expected_scores = list(enumerate(state.scores[0].tolist()))
+            assert got_spikes == expected_spikes, f"sample {sample}: hidden spikes differ"
+            assert scores == expected_scores[:len(scores) if abort_at is not None else None], \
+                f"sample {sample}: scores differ"
+        if abort_at is not None:
+            aborts += 1
+            await compare_state(engine, model, model.new_state(1), f"sample {sample} after its abort")
+            if params.get("weights_at_checkpoints", True):
+                await compare_weights(engine, model, f"sample {sample} after its abort")
 
     await compare_weights(engine, model, "at the end")
     assert int(dut.learn_words.value) == model.lfsr_steps, "RTL and model updated different numbers of words"
@@ -253,6 +303,7 @@ async def engine_matches_model(dut):
     dut._log.info("steps=%d spikes=%d learned words=%d cycles=%d", len(report), total_spikes, model.lfsr_steps,
                   sum(step["cycles"] for step in report))
     assert model.lfsr_steps > 0 and total_spikes > 0, "the run must fire and learn"
+    assert aborts >= (abort_rate > 0), "an abort bench must abort"
     if params.get("report"):
         with open(params["report"], "w") as f:
             json.dump({"steps": report, "total_cycles": engine.cycle}, f)

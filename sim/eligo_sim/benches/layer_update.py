@@ -54,8 +54,8 @@ async def weights_match_model_after_learning(dut):
     busy_cycles = 0
     for _ in range(steps):
         step = learning_step(rng, cfg, layer)
-        for j, (trace, spike) in enumerate(zip(step.pre_trace.tolist(), step.pre_spikes.tolist())):
-            await write(dut, rng, "pre", j, pack(layouts.pre, {"trace": trace, "spike": spike}))
+        for address, word in enumerate(step.pre_words(cfg)):
+            await write(dut, rng, "pre", address, pack(layouts.pre_word, word))
         for g, (causal, noncausal) in enumerate(step.padded_factors(cfg, groups)):
             await write(dut, rng, "factor", g, pack(layouts.factors, {"causal": causal, "noncausal": noncausal}))
         dut.start.value = 1

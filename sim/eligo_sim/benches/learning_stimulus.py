@@ -28,9 +28,17 @@ class LearningStep:
         noncausal = torch.nn.functional.pad(self.noncausal, (0, pad)).view(groups, cfg.lanes)
         return list(zip(causal.tolist(), noncausal.tolist()))
 
+    def pre_words(self, cfg: AcceleratorConfig) -> list[list[dict[str, int]]]:
+        """Pre traces and spikes P inputs per memory word, zero past n_in, as the pre-trace scan writes them."""
+        pad = -len(self.pre_trace) % cfg.lanes
+        traces = torch.nn.functional.pad(self.pre_trace, (0, pad)).view(-1, cfg.lanes).tolist()
+        spikes = torch.nn.functional.pad(self.pre_spikes, (0, pad)).view(-1, cfg.lanes).tolist()
+        return [[{"trace": trace, "spike": spike} for trace, spike in zip(*word)] for word in zip(traces, spikes)]
+
 
 def learning_step(rng: np.random.Generator, cfg: AcceleratorConfig, layer: int) -> LearningStep:
-    """Sparse random step: ~half the rows have q = 0, ~a third of the neurons a zero signal, some whole groups idle.
+    """Sparse random step: ~half the rows have q = 0, ~a third of the neurons a zero signal, some whole groups
+    and some whole pre-trace words idle.
 
     Hidden factors are L*Psi and alpha_post*L*h over the full signal, Psi and
     trace ranges; the readout's are the error e alone.
@@ -48,6 +56,9 @@ def learning_step(rng: np.random.Generator, cfg: AcceleratorConfig, layer: int) 
         post = rng.integers(0, cfg.traces.max_value + 1, n_out)
         causal, noncausal = signal * psi, cfg.learning.alpha_post * signal * post
     pre_trace = rng.integers(0, cfg.traces.max_value + 1, n_in) * (rng.random(n_in) < 0.5)
+    if n_in > cfg.lanes and rng.random() < 0.5:  # a word of P idle rows, which the sequencer must skip
+        word = rng.integers(0, n_in // cfg.lanes)
+        pre_trace[word * cfg.lanes:(word + 1) * cfg.lanes] = 0
     pre_spikes = (rng.random(n_in) < 0.5) & (pre_trace > 0)
     as_tensor = lambda a: torch.tensor(np.asarray(a, dtype=np.int64))  # noqa: E731
     return LearningStep(as_tensor(causal), as_tensor(noncausal), as_tensor(pre_trace), as_tensor(pre_spikes))
