@@ -1,9 +1,13 @@
-"""Weight histograms before and after on-chip learning, from saved networks; spike rasters of every layer.
+"""Figures of the package, its notebooks and benches: weight histograms before and after on-chip learning,
+spike rasters of every layer, accuracy during online training, the design space and the board builds.
 
 A saved network is a chip directory (``config.json`` + ``weights.npz``, integer weights in LSBs) or a
 ``.nir`` graph (float weights in units of the threshold); both give per-layer ``[n_in, n_out]`` arrays.
-Accuracy curves are drawn by ``eligo train``, the input raster of a sample next to its events by
+Accuracy per epoch is drawn by ``eligo train``, the input raster of a sample next to its events by
 ``eligo.data.plots``, memory against T by ``bench/memory_vs_time.py``.
+
+Figures are built without pyplot (``new_figure``), so drawing one never switches the backend of the
+caller, e.g. a notebook's inline one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,15 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+
+
+def new_figure(rows: int = 1, columns: int = 1, **options):
+    """A figure and its axes (``Figure.subplots`` options), drawn by Agg whatever the active pyplot backend."""
+    from matplotlib.figure import Figure
+
+    figure_options = {key: options.pop(key) for key in ("figsize", "layout") if key in options}
+    fig = Figure(**figure_options)
+    return fig, fig.subplots(rows, columns, **options)
 
 
 def save_figure(fig, out: str | Path, dpi: int) -> Path:
@@ -59,12 +72,7 @@ def plot_weight_histograms(before: Sequence[np.ndarray], after: Sequence[np.ndar
     for index, (b, a) in enumerate(zip(before, after)):
         if np.shape(b) != np.shape(a):
             raise ValueError(f"layer {index}: shape {np.shape(b)} before, {np.shape(a)} after")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(before), figsize=(4.2 * len(before), 3.4), squeeze=False)
+    fig, axes = new_figure(1, len(before), figsize=(4.2 * len(before), 3.4), squeeze=False)
     for index, (ax, b, a) in enumerate(zip(axes[0], before, after)):
         b, a = np.asarray(b), np.asarray(a)
         bins = _bins(b, a)
@@ -104,14 +112,9 @@ def plot_spike_rasters(rasters: Mapping[str, np.ndarray], out: str | Path, *, ti
     if len(set(steps.values())) != 1 or any(np.ndim(r) != 2 for r in rasters.values()):
         raise ValueError(f"rasters must be [T, n] arrays of one T, got shapes "
                          f"{ {name: np.shape(r) for name, r in rasters.items()} }")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     heights = [max(1.0, min(3.0, np.shape(r)[1] / 40)) for r in rasters.values()]
-    fig, axes = plt.subplots(len(rasters), 1, figsize=(8, 1.2 + sum(heights)), sharex=True, squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
+    fig, axes = new_figure(len(rasters), 1, figsize=(8, 1.2 + sum(heights)), sharex=True, squeeze=False,
+                           gridspec_kw={"height_ratios": heights})
     for ax, (name, raster) in zip(axes[:, 0], rasters.items()):
         time, neuron = np.nonzero(np.asarray(raster))
         ax.scatter(time, neuron, s=4, marker="|", color="black")
@@ -120,5 +123,112 @@ def plot_spike_rasters(rasters: Mapping[str, np.ndarray], out: str | Path, *, ti
     axes[-1, 0].set_xlim(-0.5, next(iter(steps.values())) - 0.5)
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=110)
+
+
+def chip_spikes(cfg, weights: Sequence, spikes) -> dict[str, np.ndarray]:
+    """Spikes ``[T, n]`` of the input and every hidden layer for one sample ``[T, n_inputs]``, learning off.
+
+    The chip reports only each layer's spike count; the bit-exact model holding the chip's weights (read
+    back from it) gives the same layers step by step, so its counts equal the chip's.
+    """
+    import torch
+
+    from eligo.fixed.model import FixedModel
+
+    class RecordingModel(FixedModel):
+        """The fixed-point model, keeping the spikes that enter each layer (the input, then each hidden layer)."""
+
+        def _current(self, layer: int, x: torch.Tensor) -> torch.Tensor:
+            entering[layer].append(x[0].numpy().copy())
+            return super()._current(layer, x)
+
+    entering: list[list[np.ndarray]] = [[] for _ in range(len(cfg.network.hidden) + 1)]
+    RecordingModel(cfg, [torch.as_tensor(np.asarray(w)) for w in weights]).scores(torch.as_tensor(spikes)[None])
+    names = ["input"] + [f"layer {i}" for i in range(len(cfg.network.hidden))]
+    return {name: np.stack(steps) for name, steps in zip(names, entering)}
+
+
+def plot_accuracy_curve(samples: Sequence[int], accuracy: Sequence[float], out: str | Path, *, title: str,
+                        chance: float) -> Path:
+    """Write a PNG: test accuracy against training samples seen, as online learning (batch 1) goes on."""
+    if len(samples) != len(accuracy) or not len(samples):
+        raise ValueError(f"need as many sample counts as accuracies (at least one), got {len(samples)} "
+                         f"and {len(accuracy)}")
+    fig, ax = new_figure(figsize=(5.5, 3.5))
+    ax.plot(samples, accuracy, marker="o", label="test accuracy")
+    ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance ({chance:.2f})")
+    ax.set(xlabel="training samples seen (online, batch 1)", ylabel="test accuracy", ylim=(0, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=110)
+
+
+def plot_design_space(results: dict, out: str | Path) -> Path:
+    """Write a PNG of ``bench/design_space.py``'s sweep: cells, Fmax and peak rate against lanes, per weight width."""
+    points = results["points"]
+    lanes_swept = sorted({p["lanes"] for p in points})
+    fig, (area, speed) = new_figure(1, 2, figsize=(11, 4))
+    rate = speed.twinx()
+    for bits in sorted({p["weight_bits"] for p in points}):
+        chosen = sorted((p for p in points if p["weight_bits"] == bits), key=lambda p: p["lanes"])
+        lanes = [p["lanes"] for p in chosen]
+        area.plot(lanes, [p["LUT"] for p in chosen], marker="o", label=f"LUT, {bits}-bit weights")
+        area.plot(lanes, [p["FF"] for p in chosen], marker="s", linestyle="--", label=f"FF, {bits}-bit weights")
+        speed.plot(lanes, [p["fmax_mhz"] for p in chosen], marker="o", label=f"Fmax, {bits}-bit weights")
+        rate.plot(lanes, [p["peak_gsop_per_s"] for p in chosen], marker="^", linestyle=":",
+                  label=f"P x Fmax, {bits}-bit weights")
+    area.set(xlabel="lanes P", ylabel="cells used", title=f"logic ({results['part']})")
+    speed.axhline(results["constraint_mhz"], color="grey", linewidth=0.8, label="constraint")
+    speed.set(xlabel="lanes P", ylabel="Fmax (MHz)", ylim=(0, results["constraint_mhz"] * 1.1),
+              title="Fmax and peak rate")
+    rate.set(ylabel="peak GSOP/s", ylim=(0, None))
+    for ax in (area, speed):
+        ax.set_xscale("log", base=2)
+        ax.minorticks_off()
+        ax.set_xticks(lanes_swept, [str(p) for p in lanes_swept])
+        ax.grid(alpha=0.3)
+    area.legend(fontsize=7)
+    handles, labels = speed.get_legend_handles_labels()
+    rate_handles, rate_labels = rate.get_legend_handles_labels()
+    speed.legend(handles + rate_handles, labels + rate_labels, fontsize=7, loc="lower right")
+    layer = results["layer"]
+    fig.suptitle(f"{results['design']} datapath of a {layer['n_inputs']}x{layer['n_neurons']} layer, "
+                 f"{results['board']}")
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=120)
+
+
+def plot_board_builds(summaries: Sequence[dict], out: str | Path) -> Path:
+    """Write a PNG of placed-and-routed builds (``bitstreams/<board>/<design>/summary.json``): the share of each
+    resource used, and Fmax against the clock asked for; builds with no place and route are left out."""
+    placed = [s for s in summaries if s.get("resources") and s.get("fmax_mhz")]
+    if not placed:
+        raise ValueError("no placed-and-routed build among the summaries (each needs resources and fmax_mhz)")
+    names = [f"{s['board']}\n{s['design']} (P={s['lanes']})" for s in placed]
+    kinds = ("LUT", "FF", "BRAM", "DSP")
+    fig, (share, speed) = new_figure(1, 2, figsize=(12, 4))
+    width = 0.8 / len(kinds)
+    x = np.arange(len(placed))
+    for k, kind in enumerate(kinds):
+        used = []
+        for s in placed:
+            entry = s["resources"].get(kind) or (s["resources"].get("LC") if kind == "LUT" else None)
+            used.append(100 * entry["used"] / entry["available"] if entry else 0.0)
+        share.bar(x + (k - (len(kinds) - 1) / 2) * width, used, width, label=kind if kind != "LUT" else "LUT / LC")
+    share.set(xticks=x, ylabel="% of the part used", ylim=(0, 105), title="resources")
+    share.set_xticklabels(names, fontsize=7)
+    share.legend(fontsize=7)
+    fmax = [min(s["fmax_mhz"].values()) for s in placed]
+    colours = ["tab:green" if s["timing_met"] else "tab:red" for s in placed]
+    speed.bar(x, fmax, 0.5, color=colours)
+    speed.scatter(x, [s["clock_mhz"] for s in placed], marker="_", s=900, color="black", label="clock asked for")
+    speed.set(xticks=x, ylabel="Fmax (MHz)", title="Fmax (green: timing met, red: not met)")
+    speed.set_xticklabels(names, fontsize=7)
+    speed.legend(fontsize=7)
+    for ax in (share, speed):
+        ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return save_figure(fig, out, dpi=110)
