@@ -22,7 +22,8 @@ from typing import Literal
 from eligo.config import AcceleratorConfig
 
 MAGIC = 0x454C_4947  # "ELIG" in ASCII
-REGMAP_VERSION = 1
+REGMAP_VERSION = 2
+"""2: ERROR.sample_aborted and ABORTED_WORDS (COMMAND.reset_sample in the middle of a sample)."""
 DATA_BITS = 32
 ADDRESS_BITS = 12
 """A 4 KiB window, the smallest AXI slave region most interconnects assign."""
@@ -194,6 +195,9 @@ ERROR_CAUSES = (
     Field("bus_error", 4, 1, "a bus access answered SLVERR: unmapped address or write to a read-only register"),
     Field("bad_weight_address", 5, 1, "a weight access named a layer or slice the chip does not have; "
                                       "a write did nothing, a read returned 0"),
+    Field("sample_aborted", 6, 1, "COMMAND.reset_sample came in the middle of a sample: the sample was dropped "
+                                  "(no output packet) and so are its remaining words, up to its END "
+                                  "(ABORTED_WORDS)"),
 )
 BUS_ERROR_FIELD = ("ERROR", "bus_error")
 """The one error cause the register file itself raises; the datapath raises the others."""
@@ -207,6 +211,8 @@ COUNTERS = (
     ("CYCLES_LEARN", "clock cycles spent applying weight updates"),
     ("UPDATES_APPLIED", "weight words written back by the learning phase"),
     ("SAMPLES", "END words processed (samples completed)"),
+    ("ABORTED_WORDS", "stream words dropped after COMMAND.reset_sample aborted a sample: its remaining words, "
+                      "up to and including its END"),
 )
 
 
@@ -235,7 +241,9 @@ def build_register_map(config: AcceleratorConfig) -> RegisterMap:
                  (Field("learn_enable", 0, 1, "apply weight updates on labelled samples (0: inference only)"),)),
         Register("COMMAND", 0x014, "wo", "one-cycle commands",
                  (Field("start", 0, 1, "start consuming the event stream"),
-                  Field("reset_sample", 1, 1, "zero membranes, traces and scores before the next sample"),
+                  Field("reset_sample", 1, 1, "abort the sample in progress, if any: zero membranes, traces and "
+                                              "scores, drop its remaining words up to its END, raise "
+                                              "ERROR.sample_aborted"),
                   Field("clear_counters", 2, 1, "zero every counter register"),
                   Field("write_weight", 3, 1, "write WEIGHT_WDATA into the weight slice WEIGHT_ADDR names"))),
         Register("STATUS", 0x018, "ro", "live state of the datapath",

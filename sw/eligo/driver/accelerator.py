@@ -12,7 +12,7 @@ from eligo.driver.errors import DeviceError, DriverError, PairingError, Transpor
 from eligo.driver.layout import SampleResult, WeightLayout, decode_output, output_length
 from eligo.driver.transport import Transport
 from eligo.regmap import COUNTERS, ERROR_CAUSES, RegisterMapError, build_register_map
-from eligo.words import OPCODE_SHIFT, PAYLOAD_MASK, Opcode
+from eligo.words import OPCODE_SHIFT, PAYLOAD_MASK, Opcode, encode
 
 
 def _counters_as_dict(self) -> dict[str, int]:
@@ -84,10 +84,41 @@ class Accelerator:
         return differences
 
     def reset(self) -> None:
-        """Clear errors, counters and sample state; inference mode; start consuming the stream."""
+        """Clear errors, counters and sample state; inference mode; start consuming the stream.
+
+        A sample an earlier session left half-sent is aborted, and closed with an END so the chip stops
+        dropping words before this session's first sample.
+        """
         self.clear_errors()
         self.set_learning(False)
-        self.command("clear_counters", "reset_sample", "start")
+        self.command("reset_sample", "start")
+        if "sample_aborted" in self.errors():
+            self.transport.send_words(np.array([encode(Opcode.END, 0)], dtype=np.uint32))
+            self._wait_not_busy("closing a sample an earlier session left open")
+        self.command("clear_counters")
+        self.clear_errors()
+
+    def abort_sample(self) -> bool:
+        """Drop the sample in progress (COMMAND.reset_sample); True if there was one.
+
+        The chip then drops every word up to and including that sample's END, counted in ABORTED_WORDS: send
+        the rest of the sample, or just its END, before the next one. ERROR.sample_aborted is cleared here,
+        since the abort was asked for; an abort the driver did not ask for stays set, and the next check
+        reports it as a ``DeviceError``.
+        """
+        raised_before = "sample_aborted" in self.errors()
+        self.command("reset_sample")
+        aborted = not raised_before and "sample_aborted" in self.errors()
+        if aborted:
+            self.write("ERROR", self.regmap["ERROR"].field("sample_aborted").mask)
+        return aborted
+
+    def _wait_not_busy(self, doing: str, polls: int = 1000) -> None:
+        busy = self.regmap["STATUS"].field("busy").mask
+        for _ in range(polls):
+            if not self.read("STATUS") & busy:
+                return
+        raise TransportTimeout(f"STATUS.busy still set after {polls} reads while {doing}")
 
     def set_learning(self, enable: bool) -> None:
         if enable != self._learn_enable:

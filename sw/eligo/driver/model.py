@@ -14,6 +14,15 @@ ERROR cause and changes nothing else:
   not the step's number, an END with no step closed or with events after the
   last TICK.
 
+COMMAND.reset_sample in the middle of a sample (a word of it taken, its END
+not) aborts it: the sample state is cleared, no packet is sent, ERROR.sample_aborted
+is raised, and the words that follow, up to and including the next END, are
+dropped and counted in ABORTED_WORDS (words the decoder rejects count there
+as always). Outside a sample it only clears the (already clear) sample state.
+The model takes every word at once, so "in the middle" means after the words
+sent so far; the chip matches it when it has taken them too (a host aborts a
+sample it stopped sending).
+
 Cycle counters follow the ideal schedule, one weight-memory word per cycle:
 integrating costs ``groups`` cycles per input event of a layer, firing
 ``groups`` cycles per layer per step, learning one cycle per word updated; the
@@ -71,6 +80,7 @@ class ModelTransport:
         self.waiting: deque[int] = deque()
         self.outputs: deque[np.ndarray] = deque()
         self.running = False
+        self.discarding = False
         self._clear_sample()
 
     # registers
@@ -82,7 +92,7 @@ class ModelTransport:
             return 0
         if reg.name == "STATUS":
             status = self.regmap["STATUS"]
-            return ((status.field("busy").mask if self.in_sample else 0)
+            return ((status.field("busy").mask if self.in_sample or self.discarding else 0)
                     | (status.field("error").mask if self.values["ERROR"] else 0))
         if reg.name == "WEIGHT_RDATA":
             where = self._weight_slice()
@@ -120,6 +130,9 @@ class ModelTransport:
         if value & masks["clear_counters"]:
             self.counters = dict.fromkeys(self.counters, 0)
         if value & masks["reset_sample"]:
+            if self.in_sample:
+                self.discarding = True
+                self._raise_error("sample_aborted")
             self._clear_sample()
         if value & masks["write_weight"]:
             where = self._weight_slice()
@@ -197,6 +210,9 @@ class ModelTransport:
             self._raise_error("bad_address")
             self._count("BAD_WORDS", int((~inside).sum()))
         addresses = addresses[inside]
+        if self.discarding:
+            self._count("ABORTED_WORDS", len(addresses))
+            return
         _, first = np.unique(addresses, return_index=True)
         new = addresses[first][self.step_inputs[addresses[first]] == 0]
         if len(new) < len(addresses):
@@ -214,7 +230,10 @@ class ModelTransport:
 
     def _word(self, word: int) -> None:
         opcode, payload = word >> OPCODE_SHIFT, word & PAYLOAD_MASK
-        if opcode == Opcode.TICK:
+        if self.discarding and opcode in (Opcode.TICK, Opcode.LABEL, Opcode.END):
+            self._count("ABORTED_WORDS")
+            self.discarding = opcode != Opcode.END
+        elif opcode == Opcode.TICK:
             if payload != self.step & PAYLOAD_MASK:
                 return self._reject("bad_sequence")
             self._tick()
