@@ -33,7 +33,11 @@ class SoftmaxError(wiring.Component):
     """e_k = u [k = label] - (2 u E_k + S) // 2S, E_k = exp_values[(max z - z_k) >> shift]; ``start`` latches.
 
     ``tess`` picks ``tess_softmax_shift`` instead of ``readout_softmax_shift``.
-    ``busy`` falls when ``errors`` hold the result (1 + C * bits(u) cycles).
+    One class per cycle for the max, one per cycle for the exps and their sum,
+    then one quotient bit per cycle of a restoring divider shared by the
+    classes: no path wider than one compare, one table read and one add, so
+    the unit keeps up with the rest of the engine's clock. ``busy`` falls when
+    ``errors`` hold the result (2 C + C * bits(u) cycles after ``start``).
     """
 
     def __init__(self, cfg: AcceleratorConfig):
@@ -55,26 +59,20 @@ class SoftmaxError(wiring.Component):
         unit = learning.error_unit
         quotient_bits = unit.bit_length()
         table = Array(learning.exp_values)
+        total_bits = (max(learning.exp_values) * classes).bit_length()
 
-        largest = self.logits[0]
-        for k in range(1, classes):  # a signal per stage keeps the expression linear, not 2**C
-            running = Signal.like(self.logits[0], name=f"max{k}")
-            m.d.comb += running.eq(Mux(self.logits[k] > largest, self.logits[k], largest))
-            largest = running
-        numerators = []
-        for k in range(classes):
-            distance = (largest - self.logits[k]).as_unsigned()
-            index = Mux(self.tess, distance >> learning.tess_softmax_shift, distance >> learning.readout_softmax_shift)
-            numerators.append(Mux(index < len(learning.exp_values), table[index], 0))
-        total = sum(numerators)
-
-        exps = Array(Signal(16, name=f"exp{k}") for k in range(classes))
-        denominator = Signal(unsigned(len(total) + 1))
-        remainder = Signal(unsigned(2 * unit.bit_length() + 18 + len(total)))
+        held = Signal.like(self.logits)
+        tess = Signal()
+        largest = Signal.like(self.logits[0])
+        exps = Array(Signal(range(max(learning.exp_values) + 1), name=f"exp{k}") for k in range(classes))
+        total = Signal(total_bits)
+        denominator = Signal(total_bits + 1)
+        remainder = Signal(unsigned(2 * unit.bit_length() + 18 + total_bits))
         quotient = Signal(quotient_bits)
         bit = Signal(range(quotient_bits))
-        klass = Signal(range(classes))
+        klass = Signal(range(max(classes, 2)))
         label = Signal(range(classes))
+        logit = Array(held[k] for k in range(classes))[klass]
 
         def load(k):
             return remainder.eq(2 * unit * exps[k] + (denominator >> 1))
@@ -82,8 +80,23 @@ class SoftmaxError(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [exps[k].eq(numerators[k]) for k in range(classes)]
-                    m.d.sync += [denominator.eq(2 * total), label.eq(self.label), klass.eq(0)]
+                    m.d.sync += [held.eq(self.logits), tess.eq(self.tess), label.eq(self.label),
+                                 largest.eq(self.logits[0]), klass.eq(1 % classes), total.eq(0)]
+                    m.next = "MAX" if classes > 1 else "EXP"
+            with m.State("MAX"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [largest.eq(Mux(logit > largest, logit, largest)), klass.eq(klass + 1)]
+                with m.If(klass == classes - 1):
+                    m.d.sync += klass.eq(0)
+                    m.next = "EXP"
+            with m.State("EXP"):
+                m.d.comb += self.busy.eq(1)
+                distance = (largest - logit).as_unsigned()
+                index = Mux(tess, distance >> learning.tess_softmax_shift, distance >> learning.readout_softmax_shift)
+                value = Mux(index < len(learning.exp_values), table[index], 0)
+                m.d.sync += [exps[klass].eq(value), total.eq(total + value), klass.eq(klass + 1)]
+                with m.If(klass == classes - 1):
+                    m.d.sync += [denominator.eq(2 * (total + value)), klass.eq(0)]
                     m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += self.busy.eq(1)
