@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from eligo.driver.model import ModelTransport
-from eligo_sim.benches.accelerator_top import fault_session
+from eligo_sim.benches.accelerator_top import abort_session, fault_session
 from tests.test_rtl_top import SMALL
 
 
@@ -14,3 +14,11 @@ def test_faults_behave_as_documented_on_the_model():
     assert "layer 0: weights must be [24, 16]" in seen["a row missing"]
     counters = seen["back-to-back ticks"][2]
     assert counters["bad_words"] == 0 and counters["events_dropped"] == 0
+
+
+def test_sample_abort_on_the_model():
+    seen = abort_session(ModelTransport(SMALL), SMALL)
+    assert seen["idle abort"] is False
+    status, counters = seen["abort asked=True"]
+    assert status == 1 and counters["aborted_words"] == 3 and counters["samples"] == 1
+    assert seen["results"][1] == ("sample_aborted",)

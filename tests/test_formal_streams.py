@@ -277,7 +277,8 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
       number of hidden spikes taken since the previous packet's scores. With the tag free, every score is
       checked, so none is lost, duplicated or moved; the spike count checks every spike item. The harness's
       counts and the block's state machine are related through the block's inside, which k-induction
-      cannot see across an unbounded stall, so framing is checked bounded from reset.
+      cannot see across an unbounded stall, so framing is checked bounded from reset, with ``clear`` (an
+      aborted sample) low: what it drops is checked in simulation (``abort_session``).
     """
     per, classes, length = score_words(cfg), cfg.network.n_classes, output_length(cfg)
     full = (1 << 32) - 1
@@ -287,7 +288,8 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
         items, out = packetiser.items, packetiser.m_axis
         item = items.payload
         m.d.comb += [items.valid.eq(AnySeq(1)), item.eq(AnySeq(len(item.as_value()))),
-                     packetiser.end_index.eq(AnySeq(PAYLOAD_BITS)), out.tready.eq(AnySeq(1))]
+                     packetiser.end_index.eq(AnySeq(PAYLOAD_BITS)), out.tready.eq(AnySeq(1)),
+                     packetiser.clear.eq(AnySeq(1) if not framing else 0)]
         assume_stable_until_taken(m, items.valid, items.ready, item.as_value(), "item")
         assert_stable_until_taken(m, out.tvalid, out.tready, Cat(out.tdata, out.tlast), "out")
         taken, sent = items.valid & items.ready, out.tvalid & out.tready

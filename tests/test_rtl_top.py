@@ -25,5 +25,5 @@ def run_top(simulator: str, cfg: AcceleratorConfig, run: dict, tmp_path, seed: i
                                        for name in SIMULATORS])  # Verilator's build alone takes minutes
 def test_top_matches_model_transport(simulator, tmp_path):
     result = run_top(simulator, SMALL, SMALL_RUN, tmp_path)
-    assert result.tests == 3 and result.failed == 0
+    assert result.tests == 4 and result.failed == 0
 

@@ -31,8 +31,16 @@ differently:
   fire, readout and trace phases, CYCLES_LEARN = its learn phase (scores at
   END and output stalls are in none). They are the engine's real costs, not the
   model transport's ideal schedule, so they differ from it.
-* COMMAND.reset_sample clears the sequence check's state; the engine's
-  sample state is cleared by END only (the engine has no clear port).
+* COMMAND.reset_sample in the middle of a sample (a word of it taken, its
+  END not) aborts it: ERROR.sample_aborted is raised, no packet is sent, and
+  the words that follow, up to and including the next END, are taken and
+  dropped, each counted in ABORTED_WORDS (words the decoder rejects count in
+  BAD_WORDS as always). If the engine has taken a word of the sample, its
+  ``abort`` clears its sample state (a weight update under way finishes
+  first) and the packetiser forgets the sample's spikes; before that the
+  engine may still be sending the last sample's scores, which must not be cut.
+  No word is taken in the cycle of the command. Outside a sample the command
+  only clears the (already clear) sequence state.
 """
 
 from __future__ import annotations
@@ -98,7 +106,7 @@ class Accelerator(wiring.Component):
         raised = {f.name: Signal(name=f"raise_{f.name}") for f in regmap["ERROR"].fields}
         counters = {name.lower(): Signal(DATA_BITS, name=f"count_{name.lower()}")
                     for name in ("EVENTS_IN", "BAD_WORDS", "CYCLES_INTEGRATE", "CYCLES_FIRE", "CYCLES_LEARN",
-                                 "UPDATES_APPLIED", "SAMPLES")}
+                                 "UPDATES_APPLIED", "SAMPLES", "ABORTED_WORDS")}
         counted = {name: Signal(name=f"counted_{name}") for name in counters}
 
         # Input: nothing is taken before COMMAND.start or while the host waits for the weight port.
@@ -119,13 +127,22 @@ class Accelerator(wiring.Component):
                            | (is_tick & (word.payload != step))
                            | (is_end & (~stepped | step_events)))
         swallowed = is_label & ~learn_enable  # checked, but the engine runs the sample unlabelled
-        forward = ~out_of_sequence & ~swallowed & ~host_waiting
+        discarding = Signal()  # the rest of an aborted sample, up to its END
+        # The engine took a word of this sample, so it is done with the last one (its scores all left): only
+        # then is there engine state and are there counted spikes to drop, and no earlier packet to cut short.
+        engine_in_sample = Signal()
+        aborting = pulse["reset_sample"] & in_sample
+        forward = ~out_of_sequence & ~swallowed & ~host_waiting & ~discarding
         m.d.comb += [engine.commands.payload.eq(word),
                      engine.commands.valid.eq(decoder.commands.valid & forward),
-                     decoder.commands.ready.eq(Mux(forward, engine.commands.ready,
-                                                   out_of_sequence | (swallowed & ~host_waiting)))]
+                     decoder.commands.ready.eq(~pulse["reset_sample"]
+                                               & Mux(discarding, 1,
+                                                     Mux(forward, engine.commands.ready,
+                                                         out_of_sequence | (swallowed & ~host_waiting)))),
+                     engine.abort.eq(aborting & engine_in_sample)]
         taken = decoder.commands.valid & decoder.commands.ready
-        good = taken & ~out_of_sequence
+        dropped = taken & discarding
+        good = taken & ~out_of_sequence & ~discarding
         end_index = Signal(PAYLOAD_BITS)
         with m.If(good):
             m.d.sync += in_sample.eq(1)
@@ -135,18 +152,25 @@ class Accelerator(wiring.Component):
                 m.d.sync += [step.eq(step + 1), stepped.eq(1), step_events.eq(0)]
             with m.If(is_end):
                 m.d.sync += [end_index.eq(word.payload), in_sample.eq(0), stepped.eq(0), step.eq(0)]
+        with m.If(engine.commands.valid & engine.commands.ready):
+            m.d.sync += engine_in_sample.eq(~is_end)
+        with m.If(dropped & is_end):
+            m.d.sync += discarding.eq(0)
         with m.If(pulse["reset_sample"]):
-            m.d.sync += [in_sample.eq(0), stepped.eq(0), step_events.eq(0), step.eq(0)]
+            m.d.sync += [in_sample.eq(0), stepped.eq(0), step_events.eq(0), step.eq(0), engine_in_sample.eq(0)]
+        with m.If(aborting):
+            m.d.sync += discarding.eq(1)
 
         # An event the engine took counts in EVENTS_IN unless the engine found it repeated in its step.
         event_taken = Signal()
         m.d.sync += event_taken.eq(good & is_event)
         duplicate = incremented(m, engine.duplicate_events)
         bad_opcode, bad_address = incremented(m, decoder.bad_opcodes), incremented(m, decoder.bad_addresses)
-        rejected_here = taken & out_of_sequence
+        rejected_here = taken & out_of_sequence & ~discarding
         m.d.comb += [
             raised["bad_opcode"].eq(bad_opcode), raised["bad_address"].eq(bad_address),
-            raised["bad_sequence"].eq(rejected_here | duplicate),
+            raised["bad_sequence"].eq(rejected_here | duplicate), raised["sample_aborted"].eq(aborting),
+            counted["aborted_words"].eq(dropped),
             counted["events_in"].eq(event_taken & ~duplicate),
             counted["bad_words"].eq(bad_opcode | bad_address | rejected_here | duplicate),
             counted["samples"].eq(good & is_end),
@@ -169,11 +193,11 @@ class Accelerator(wiring.Component):
         m.submodules.packetiser = packetiser = OutputPacketiser(cfg)
         wiring.connect(m, engine.output, packetiser.items)
         wiring.connect(m, packetiser.m_axis, wiring.flipped(self.m_axis))
-        m.d.comb += packetiser.end_index.eq(end_index)
+        m.d.comb += [packetiser.end_index.eq(end_index), packetiser.clear.eq(aborting & engine_in_sample)]
 
         m.d.comb += [
             regs.error_set.eq(Cat(raised[f.name] for f in sorted(regmap["ERROR"].fields, key=lambda f: f.lsb))),
-            regs.status.eq(Cat(in_sample | ~engine.idle, regs.error.any())),
+            regs.status.eq(Cat(in_sample | discarding | ~engine.idle, regs.error.any())),
         ]
         return m
 
@@ -223,6 +247,8 @@ class Accelerator(wiring.Component):
 class OutputPacketiser(wiring.Component):
     """Hidden spikes on ``items`` are counted; at END (the class scores on ``items``) one packet leaves on
     ``m_axis``: the END word with ``end_index``, each score in ``score_words`` words, the spike count with TLAST.
+    ``clear`` (an aborted sample) forgets the spikes counted for the sample in progress, not those of a
+    packet already being sent.
 
     Every ``m_axis`` signal is a flop (an output register after the word on offer), so the packet can cross
     a clock-domain or chip boundary without a combinational path from ``tready``.
@@ -231,7 +257,7 @@ class OutputPacketiser(wiring.Component):
     def __init__(self, cfg: AcceleratorConfig):
         self.cfg = cfg
         super().__init__({"items": In(stream.Signature(output_layout(cfg))), "end_index": In(PAYLOAD_BITS),
-                          "m_axis": Out(AxiStreamSignature)})
+                          "clear": In(1), "m_axis": Out(AxiStreamSignature)})
 
     def elaborate(self, platform):
         m = Module()
@@ -272,4 +298,6 @@ class OutputPacketiser(wiring.Component):
                     m.d.sync += [state_scores.eq(0), state_count.eq(1)]
             with m.Else():
                 m.d.sync += score_word.eq(score_word + 1)
+        with m.If(self.clear & ~state_count):
+            m.d.sync += spike_count.eq(0)
         return m

@@ -165,6 +165,66 @@ def fault_session(transport, cfg: AcceleratorConfig) -> dict:
     return seen
 
 
+def send_and_wait(accelerator: Accelerator, words: np.ndarray, events_in: int, polls: int = 500) -> None:
+    """Send ``words`` and poll EVENTS_IN until it reads ``events_in``: the chip has taken them all."""
+    accelerator.transport.send_words(words)
+    for _ in range(polls):
+        if accelerator.read("EVENTS_IN") == events_in:
+            return
+    raise AssertionError(f"EVENTS_IN never reached {events_in}")
+
+
+def abort_session(transport, cfg: AcceleratorConfig) -> dict:
+    """COMMAND.reset_sample in the middle of a labelled sample, learning on, once asked by the driver
+    (``abort_sample``) and once raw; returns what the host saw.
+
+    The host sends a sample's first step and the next step's events, waits until the chip has taken them,
+    aborts, then sends the rest (an EVENT, TICK, END): those are dropped, counted in ABORTED_WORDS, and no
+    packet comes; the next sample runs as on a fresh sample. The driver's own abort clears the cause it raised;
+    a raw one is reported by the next sample as ``DeviceError`` (sample_aborted). Outside a sample the command
+    aborts nothing.
+    """
+    accelerator = Accelerator(transport, cfg)
+    accelerator.load_weights([w.numpy() for w in initial_weights(cfg, 5, gain=3.0)])
+    accelerator.set_learning(True)
+    rng = np.random.default_rng(11)
+    spikes, labels = random_samples(cfg, rng, 3, 3, 0.4)
+    spikes[:, :2, :2] = 1  # every step has events, so the cut falls inside a step
+    event, tick, label, end = (lambda p, op=op: encode(op, p) for op in (Opcode.EVENT, Opcode.TICK, Opcode.LABEL,
+                                                                        Opcode.END))
+    seen = {"idle abort": accelerator.abort_sample()}
+    assert not seen["idle abort"] and accelerator.errors() == ()
+    results = []
+    for asked in (True, False):
+        sample = spikes[0]
+        step0, step1 = np.flatnonzero(sample[0]).tolist(), np.flatnonzero(sample[1]).tolist()
+        head = [label(labels[0]), *map(event, step0), tick(0), *map(event, step1[:-1])]
+        before = accelerator.counters()
+        send_and_wait(accelerator, np.array(head, dtype=np.uint32), before.events_in + len(step0) + len(step1) - 1)
+        if asked:
+            assert accelerator.abort_sample(), "a sample was in progress"
+        else:
+            accelerator.command("reset_sample")
+        status = accelerator.read("STATUS") & accelerator.regmap["STATUS"].field("busy").mask
+        tail = [event(step1[-1]), tick(1), end(0)]
+        transport.send_words(np.array(tail, dtype=np.uint32))
+        try:
+            results += [(r.index, r.scores.tolist(), r.spike_counts) for r in accelerator.train(spikes[1:2], labels[1:2])]
+        except DeviceError as exc:
+            assert not asked and exc.causes == ("sample_aborted",), exc
+            accelerator.clear_errors()
+            results.append(exc.causes)
+        after = accelerator.counters()
+        assert after.aborted_words == before.aborted_words + len(tail), "the rest of the sample is dropped, counted"
+        assert after.samples == before.samples + 1 and after.bad_words == 0
+        seen[f"abort asked={asked}"] = (status, {k: v for k, v in after.as_dict().items() if k not in CYCLE_COUNTERS})
+        spikes = spikes[1:]
+        labels = labels[1:]
+    seen["results"] = results
+    seen["weights"] = [w.tolist() for w in accelerator.read_weights()]
+    return seen
+
+
 async def count_held_ticks(dut, held: list) -> None:
     """Count cycles in which a TICK word waited on ``s_axis`` (offered, not taken)."""
     while True:
@@ -229,3 +289,10 @@ async def faults_behave_as_documented(dut):
                                   bench_params()["timeout_ns"])
     assert got == expected, f"rtl {got} != model {expected}"
     assert held[0] > 0, "no TICK ever waited for the previous step: the back-pressure case was not exercised"
+
+
+@cocotb.test()
+async def sample_abort_matches_model(dut):
+    expected, got = await compare(dut, lambda transport, cfg, _: abort_session(transport, cfg),
+                                  bench_params()["timeout_ns"])
+    assert got == expected, f"rtl {got} != model {expected}"
