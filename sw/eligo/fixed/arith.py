@@ -1,22 +1,22 @@
 """Integer primitives shared by every part of the fixed-point model.
 
-All arithmetic is done in int64 torch tensors and brought back into range
+All arithmetic is done in integer tensors and brought back into range
 explicitly, so that the model says exactly where the hardware saturates.
+Both helpers take torch tensors or numpy arrays (the update datapath runs in
+numpy, whose small operations cost a fraction of torch's).
 """
 
 from __future__ import annotations
 
-import torch
-
 from eligo.config import signed_range
 
 
-def saturate(value: torch.Tensor, bits: int) -> torch.Tensor:
+def saturate(value, bits: int):
     """Clamp to a signed ``bits``-bit word (the hardware never wraps)."""
     lo, hi = signed_range(bits)
-    return value.clamp(lo, hi)
+    return value.clip(lo, hi)
 
 
-def shift_right(value: torch.Tensor, shift: int) -> torch.Tensor:
+def shift_right(value, shift: int):
     """Arithmetic shift right: floor division by 2**shift, as ``>>>`` in Verilog."""
-    return torch.bitwise_right_shift(value, shift)
+    return value >> shift

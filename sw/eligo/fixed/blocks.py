@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from eligo.config import AcceleratorConfig, LearningConfig, PsiTable, TraceFormat
@@ -119,39 +120,31 @@ def update_layer(words: torch.Tensor, causal: torch.Tensor, noncausal: torch.Ten
     stochastic rounding off the noise is 2**(lr_shift-1) (round half up).
     """
     n_in, n_groups, lanes = words.shape
-    pad = n_groups * lanes - causal.shape[-1]
-    if pad:
-        causal = torch.nn.functional.pad(causal, (0, pad))
-        noncausal = torch.nn.functional.pad(noncausal, (0, pad))
-    causal, noncausal = causal.view(n_groups, lanes), noncausal.view(n_groups, lanes)
-    with_noncausal = bool(noncausal.any())
-    rows = pre_trace.nonzero().view(-1)
-    active = (causal != 0).any(dim=1)
-    if with_noncausal:
-        active |= (noncausal != 0).any(dim=1)
-    groups = active.nonzero().view(-1)
-    visits = len(rows) * len(groups)
+    memory = words.numpy()  # the same storage: written in place
+    factors = np.zeros((2, n_groups * lanes), dtype=np.int64)
+    factors[0, :causal.shape[-1]] = causal.numpy()
+    factors[1, :noncausal.shape[-1]] = noncausal.numpy()
+    factors = factors.reshape(2, n_groups, lanes)
+    with_noncausal = bool(factors[1].any())
+    rows = np.flatnonzero(pre_trace.numpy())
+    groups = np.flatnonzero(factors.any(axis=(0, 2)) if with_noncausal else factors[0].any(axis=1))
+    n_rows, n_active = len(rows), len(groups)
+    visits = n_rows * n_active
     if visits == 0:
         return words, lfsr_steps
-    every_group = len(groups) == n_groups
     # The products and the noise fit in int32 for all but the widest formats; int32 halves the memory traffic.
-    dtype = torch.int32 if cfg.update_product_bits < 32 and cfg.lfsr.bits < 32 else torch.int64
+    dtype = np.int32 if cfg.update_product_bits < 32 and cfg.lfsr.bits < 32 else np.int64
     if cfg.learning.stochastic_rounding:
-        noise = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits, dtype).view(len(rows), len(groups), lanes)
+        noise = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits).numpy().reshape(n_rows, n_active, lanes)
     else:
-        noise = torch.full((len(rows), len(groups), lanes), (1 << lr_shift) >> 1, dtype=dtype)
-    if not every_group:
-        causal, noncausal = causal.index_select(0, groups), noncausal.index_select(0, groups)
-    product = causal.to(dtype)[None] * pre_trace.index_select(0, rows).to(dtype)[:, None, None]
+        noise = np.full((n_rows, n_active, lanes), (1 << lr_shift) >> 1, dtype=dtype)
+    product = factors[0, groups].astype(dtype) * pre_trace.numpy()[rows].astype(dtype)[:, None, None]
     if with_noncausal:
-        product += noncausal.to(dtype)[None] * pre_spikes.index_select(0, rows).to(dtype)[:, None, None]
-    if every_group:  # the common case: whole rows, read and written with one gather and one scatter
-        block = words.index_select(0, rows)
-        words.index_copy_(0, rows, saturate(block + stochastic_shift(product, noise, lr_shift), cfg.weight_bits))
+        product += factors[1, groups].astype(dtype) * pre_spikes.numpy()[rows].astype(dtype)[:, None, None]
+    change = stochastic_shift(product, noise.astype(dtype, copy=False), lr_shift)
+    if n_active == n_groups:  # the common case: whole rows
+        memory[rows] = saturate(memory[rows] + change, cfg.weight_bits)
     else:
-        rows_by_group = (rows[:, None] * n_groups + groups[None, :]).view(-1)
-        flat = words.view(n_in * n_groups, lanes)
-        block = flat.index_select(0, rows_by_group).view(len(rows), len(groups), lanes)
-        flat.index_copy_(0, rows_by_group, saturate(block + stochastic_shift(product, noise, lr_shift),
-                                                    cfg.weight_bits).view(-1, lanes))
+        where = (rows[:, None], groups[None, :])
+        memory[where] = saturate(memory[where] + change, cfg.weight_bits)
     return words, lfsr_steps + visits

@@ -51,8 +51,7 @@ def lane_states(fmt: LfsrFormat, lanes: int, steps: torch.Tensor) -> torch.Tenso
     return lfsr_sequence(fmt)[index]
 
 
-def lane_states_run(fmt: LfsrFormat, lanes: int, first: int, count: int,
-                    dtype: torch.dtype = torch.int64) -> torch.Tensor:
+def lane_states_run(fmt: LfsrFormat, lanes: int, first: int, count: int) -> torch.Tensor:
     """States of all lanes after first, first + 1, ..., first + count - 1 steps: [count, lanes].
 
     Same values as ``lane_states`` on a range, without a modulo or a copy:
@@ -61,11 +60,11 @@ def lane_states_run(fmt: LfsrFormat, lanes: int, first: int, count: int,
     (read-only) view of a table of the sequence repeated three times.
     """
     if count >= fmt.period:
-        return lane_states(fmt, lanes, torch.arange(first, first + count)).to(dtype)
+        return lane_states(fmt, lanes, torch.arange(first, first + count))
     stride = fmt.period // lanes
-    return _tripled_sequence(fmt, dtype).as_strided((count, lanes), (1, stride), first % fmt.period)
+    return _tripled_sequence(fmt).as_strided((count, lanes), (1, stride), first % fmt.period)
 
 
 @lru_cache(maxsize=8)
-def _tripled_sequence(fmt: LfsrFormat, dtype: torch.dtype) -> torch.Tensor:
-    return lfsr_sequence(fmt).repeat(3).to(dtype)
+def _tripled_sequence(fmt: LfsrFormat) -> torch.Tensor:
+    return lfsr_sequence(fmt).repeat(3)

@@ -90,6 +90,7 @@ class FixedModel:
         self.lfsr_steps = 0
         self.synaptic_ops = 0
         self.projections = [square_wave(cfg.network.n_classes, n, cfg.learning) for n in cfg.network.hidden]
+        self.accumulator_bits = cfg.accumulator_bits  # a property of the config, read at every step
 
     def weights(self, layer: int) -> torch.Tensor:
         """Layer's weights as a [n_in, n_out] view of its memory."""
@@ -106,7 +107,7 @@ class FixedModel:
     def _current(self, layer: int, x: torch.Tensor) -> torch.Tensor:
         weights = self.weights(layer)
         self.synaptic_ops += int(x.sum()) * weights.shape[1]
-        current = integrate_events(x, weights, self.cfg.accumulator_bits[layer])
+        current = integrate_events(x, weights, self.accumulator_bits[layer])
         return saturate(current, self.cfg.neuron.input_bits)
 
     def step(self, state: ChipState, spikes: torch.Tensor, label: int | None = None, t: int = 0) -> torch.Tensor:
