@@ -12,13 +12,14 @@ same clock, and writes ``design_space.json`` and ``design_space.png``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from _results import add_out_argument, write_results
 from tqdm import tqdm
 
 from eligo.config import AcceleratorConfig, NetworkShape
+from eligo.plots import plot_design_space
 from eligo_hw.board_build import build_on_board
 from eligo_hw.boards import get_board
 from eligo_hw.designs import get_design
@@ -63,46 +64,9 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (area, speed) = plt.subplots(1, 2, figsize=(11, 4))
-    rate = speed.twinx()
-    for bits in WEIGHT_BITS:
-        points = [p for p in results["points"] if p["weight_bits"] == bits]
-        lanes = [p["lanes"] for p in points]
-        area.plot(lanes, [p["LUT"] for p in points], marker="o", label=f"LUT, {bits}-bit weights")
-        area.plot(lanes, [p["FF"] for p in points], marker="s", linestyle="--", label=f"FF, {bits}-bit weights")
-        speed.plot(lanes, [p["fmax_mhz"] for p in points], marker="o", label=f"Fmax, {bits}-bit weights")
-        rate.plot(lanes, [p["peak_gsop_per_s"] for p in points], marker="^", linestyle=":",
-                  label=f"P x Fmax, {bits}-bit weights")
-    area.set(xlabel="lanes P", ylabel="cells used", title="logic (ECP5 LFE5U-85F)")
-    speed.axhline(results["constraint_mhz"], color="grey", linewidth=0.8, label="constraint")
-    speed.set(xlabel="lanes P", ylabel="Fmax (MHz)", ylim=(0, results["constraint_mhz"] * 1.1),
-              title="Fmax and peak rate")
-    rate.set(ylabel="peak GSOP/s", ylim=(0, None))
-    for ax in (area, speed):
-        ax.set_xscale("log", base=2)
-        ax.minorticks_off()
-        ax.set_xticks(LANES, [str(p) for p in LANES])
-        ax.grid(alpha=0.3)
-    area.legend(fontsize=7)
-    handles = speed.get_legend_handles_labels()
-    extra = rate.get_legend_handles_labels()
-    speed.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=7, loc="lower right")
-    layer = results["layer"]
-    fig.suptitle(f"update datapath of a {layer['n_inputs']}x{layer['n_neurons']} layer, nextpnr-ecp5")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    add_out_argument(parser)
     parser.add_argument("--work", type=Path, default=Path("build/design_space"),
                         help="where the builds go (reports and bitstreams; not committed)")
     parser.add_argument("--inputs", type=int, default=512)
@@ -111,10 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     results = sweep(args.inputs, args.hidden, args.clock_mhz, args.work, progress=sys.stderr.isatty())
     print(table(results))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "design_space.json").write_text(json.dumps(results, indent=2) + "\n")
-    plot(results, args.out / "design_space.png")
-    print(f"wrote {args.out / 'design_space.json'} and {args.out / 'design_space.png'}")
+    write_results(args.out, "design_space", results, plot_design_space)
 
 
 if __name__ == "__main__":

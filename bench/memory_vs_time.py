@@ -10,12 +10,13 @@ writes ``memory_vs_time.json`` and ``memory_vs_time.png``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
+from _results import add_out_argument, write_results
 
 from eligo.accounting import formula_totals, measure
+from eligo.plots import plot_memory_vs_time
 from eligo.rules import make_rule
 from eligo.snn import build_network
 
@@ -50,32 +51,14 @@ def ratios(results: dict) -> dict:
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (mem, mac) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, rows in results["rules"].items():
-        steps = [r["T"] for r in rows]
-        mem.plot(steps, [r["bytes"] / 1024 for r in rows], marker="o", label=name)
-        mac.plot(steps, [r["macs"] / 1e6 for r in rows], marker="o", label=name)
-    mem.set(xlabel="time steps T", ylabel="learning memory per sample (KiB)", yscale="log",
-            title="peak tensors kept for learning")
-    mac.set(xlabel="time steps T", ylabel="MACs per sample (millions)", title="forward + learning MACs")
-    for ax in (mem, mac):
-        ax.grid(alpha=0.3)
-        ax.legend()
     net = results["network"]
-    fig.suptitle(f"{net['n_inputs']}-{'-'.join(map(str, net['hidden']))}-{net['n_classes']} LIF network")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_memory_vs_time(results["rules"], path,
+                        title=f"{net['n_inputs']}-{'-'.join(map(str, net['hidden']))}-{net['n_classes']} LIF network")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    add_out_argument(parser)
     parser.add_argument("--inputs", type=int, default=512)
     parser.add_argument("--hidden", default="128", help="hidden widths, e.g. 128 or 128,64")
     parser.add_argument("--classes", type=int, default=10)
@@ -84,14 +67,11 @@ def main() -> None:
     hidden = tuple(int(h) for h in args.hidden.split(","))
     results = run(args.inputs, hidden, args.classes, args.seed)
     results["ratios_bptt_over_rule"] = ratios(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "memory_vs_time.json").write_text(json.dumps(results, indent=2))
-    plot(results, args.out / "memory_vs_time.png")
+    write_results(args.out, "memory_vs_time", results, plot)
     print(f"{'rule':8s} " + " ".join(f"{'T=' + str(t):>18s}" for t in TIME_STEPS))
     print(f"{'':8s} " + " ".join(f"{'mem×':>9s}{'MAC×':>9s}" for _ in TIME_STEPS) + "   (BPTT / rule)")
     for name, rows in results["ratios_bptt_over_rule"].items():
         print(f"{name:8s} " + " ".join(f"{r['memory']:9.1f}{r['macs']:9.2f}" for r in rows))
-    print(f"wrote {args.out / 'memory_vs_time.json'} and {args.out / 'memory_vs_time.png'}")
 
 
 if __name__ == "__main__":

@@ -232,3 +232,22 @@ def plot_board_builds(summaries: Sequence[dict], out: str | Path) -> Path:
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return save_figure(fig, out, dpi=110)
+
+
+def plot_memory_vs_time(rules: Mapping[str, Sequence[dict]], out: str | Path, *, title: str) -> Path:
+    """Write a PNG: learning memory and MACs per sample against T, one line per rule (rows of ``T``, ``bytes``,
+    ``macs``, as ``bench/memory_vs_time.py`` and the memory notebook measure them)."""
+    fig, (mem, mac) = new_figure(1, 2, figsize=(10, 4))
+    for name, rows in rules.items():
+        steps = [r["T"] for r in rows]
+        mem.plot(steps, [r["bytes"] / 1024 for r in rows], marker="o", label=name)
+        mac.plot(steps, [r["macs"] / 1e6 for r in rows], marker="o", label=name)
+    mem.set(xlabel="time steps T", ylabel="learning memory per sample (KiB)", yscale="log",
+            title="peak tensors kept for learning")
+    mac.set(xlabel="time steps T", ylabel="MACs per sample (millions)", title="forward + learning MACs")
+    for ax in (mem, mac):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=120)
