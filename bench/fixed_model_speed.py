@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import torch
+from _results import add_out_argument, machine_load, write_results
 
 from eligo.config import AcceleratorConfig, NetworkShape
 from eligo.data import load_dataset
 from eligo.fixed.model import FixedModel, initial_weights
+from eligo.plots import new_figure, save_figure
 
 GOAL_SOP_PER_S = 20e6
 
@@ -57,15 +58,9 @@ def measure(name: str, samples: int | None, seed: int) -> dict:
             "train_weight_updates_per_s": model.lfsr_steps * cfg.lanes / train_s}
 
 
-def plot(results: list[dict], baseline: list[dict] | None, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from eligo.plots import save_figure
-
-    fig, (sops, epoch) = plt.subplots(1, 2, figsize=(10, 4), layout="tight")
+def plot(summary: dict, path: Path) -> None:
+    results, baseline = summary["results"], summary["baseline"]
+    fig, (sops, epoch) = new_figure(1, 2, figsize=(10, 4), layout="tight")
     names = [r["dataset"] for r in results]
     runs = [("before", baseline), ("now", results)] if baseline else [("now", results)]
     width = 0.8 / (2 * len(runs))
@@ -94,7 +89,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (more only help on an idle machine: the ops are small)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    add_out_argument(parser)
     parser.add_argument("--baseline", type=Path, default=None, help="an earlier fixed_model_speed.json to compare")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -110,11 +105,9 @@ def main() -> None:
     for before, now in zip(baseline or [], results):
         print(f"{now['dataset']}: training {now['train_sop_per_s'] / before['train_sop_per_s']:.2f}x the baseline's "
               f"SOP/s, inference {now['inference_sop_per_s'] / before['inference_sop_per_s']:.2f}x")
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary = {"threads": args.threads, "load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count(),
-               "goal_sop_per_s": GOAL_SOP_PER_S, "results": results, "baseline": baseline}
-    (args.out / "fixed_model_speed.json").write_text(json.dumps(summary, indent=2))
-    plot(results, baseline, args.out / "fixed_model_speed.png")
+    summary = {"threads": args.threads, **machine_load(), "goal_sop_per_s": GOAL_SOP_PER_S, "results": results,
+               "baseline": baseline}
+    write_results(args.out, "fixed_model_speed", summary, plot)
 
 
 if __name__ == "__main__":
