@@ -147,7 +147,8 @@ def axil_properties(registers_class=AxiLiteRegisters, decode: bool = True):
         with m.If(ar):
             m.d.sync += ar_word.eq(bus.araddr[2:])
         past_b, past_r = past(m, b, "b_taken"), past(m, r, "r_taken")
-        past_bvalid, past_rvalid, past_ar = past(m, bus.bvalid, "bvalid"), past(m, bus.rvalid, "rvalid"), past(m, ar, "ar")
+        past_bvalid, past_rvalid = past(m, bus.bvalid, "bvalid"), past(m, bus.rvalid, "rvalid")
+        past_ar = past(m, ar, "ar")
         unanswered_write = (aw_out >= 1) & (w_out >= 1) & ~bus.bvalid
         past_unanswered_write = past(m, unanswered_write, "unanswered_write")
         past_scratch = past(m, regs.scratch, "scratch")

@@ -209,7 +209,8 @@ def abort_session(transport, cfg: AcceleratorConfig) -> dict:
         tail = [event(step1[-1]), tick(1), end(0)]
         transport.send_words(np.array(tail, dtype=np.uint32))
         try:
-            results += [(r.index, r.scores.tolist(), r.spike_counts) for r in accelerator.train(spikes[1:2], labels[1:2])]
+            trained = accelerator.train(spikes[1:2], labels[1:2])
+            results += [(r.index, r.scores.tolist(), r.spike_counts) for r in trained]
         except DeviceError as exc:
             assert not asked and exc.causes == ("sample_aborted",), exc
             accelerator.clear_errors()
