@@ -56,3 +56,30 @@ def test_rasters_of_every_layer(tmp_path):
     assert plot_spike_rasters(rasters, tmp_path / "raster.png", title="t").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="one T"):
         plot_spike_rasters({"a": np.zeros((3, 2)), "b": np.zeros((4, 2))}, tmp_path / "x.png", title="t")
+
+
+def test_chip_rasters_match_the_chips_spike_counts(tmp_path):
+    from eligo.driver import Accelerator
+    from eligo.driver.model import ModelTransport
+    from eligo.plots import chip_spikes
+
+    cfg = AcceleratorConfig(network=NetworkShape(32, (16, 8), 4), lanes=4)
+    weights = [w.numpy() for w in initial_weights(cfg, seed=2, gain=3.0)]
+    sample = load_dataset("patterns", "test", seed=0, n_samples=1, n_inputs=32).spikes[0].numpy()
+    with Accelerator(ModelTransport(cfg), cfg) as chip:
+        chip.load_weights(weights)
+        counts = chip.infer(sample[None])[0].spike_counts
+    rasters = chip_spikes(cfg, weights, sample)
+    assert list(rasters) == ["input", "layer 0", "layer 1"] and np.array_equal(rasters["input"], sample)
+    assert [int(rasters[f"layer {i}"].sum()) for i in range(2)] == list(counts) and counts[0] > 0
+
+
+def test_accuracy_and_board_plots_name_bad_input(tmp_path):
+    from eligo.plots import plot_accuracy_curve, plot_board_builds
+
+    png = plot_accuracy_curve([0, 10], [0.1, 0.5], tmp_path / "curve.png", title="t", chance=0.25)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="as many sample counts as accuracies"):
+        plot_accuracy_curve([0, 10], [0.1], tmp_path / "x.png", title="t", chance=0.25)
+    with pytest.raises(ValueError, match="no placed-and-routed build"):
+        plot_board_builds([{"board": "pynq-z2", "resources": None, "fmax_mhz": None}], tmp_path / "x.png")
