@@ -175,16 +175,22 @@ async def abort_in_step(engine: Engine, model: FixedModel, state, x: torch.Tenso
     during the update waits for its end.
     """
     dut, rng = engine.dut, engine.rng
-    sent = int(rng.integers(0, len(events) + 2))  # len(events) + 1: all events and the TICK
+    # Half the aborts come after the TICK (in fire, readout, learning or the update), half among the events.
+    sent = len(events) + 1 if rng.random() < 0.5 else int(rng.integers(0, len(events) + 1))
     for j in events[:sent]:
         await engine.send(encode(Opcode.EVENT, j))
     learn_steps = int(dut.learn_steps.value)
     if sent > len(events):
         await engine.send(encode(Opcode.TICK, t))
-    await engine.abort(int(rng.integers(0, delay_range)))
+    delay = int(rng.integers(0, delay_range))
+    await engine.abort(delay)
     await engine.wait_idle()
-    if int(dut.learn_steps.value) != learn_steps:
+    updated = int(dut.learn_steps.value) != learn_steps
+    if updated:
         model.step(state, x[None], label, t)
+    dut._log.info("abort in step %d (label %s): %d of %d events%s, %d cycles later; the step's update %s", t, label,
+                  min(sent, len(events)), len(events), ", TICK" if sent > len(events) else "", delay,
+                  "ran" if updated else "did not run")
 
 
 async def compare_weights(engine: Engine, model: FixedModel, where: str) -> None:
