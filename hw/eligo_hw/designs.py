@@ -1,6 +1,9 @@
-"""Buildable designs: a core from an ``AcceleratorConfig``, kept alive on a board by a stimulus harness.
+"""Buildable designs: a core from an ``AcceleratorConfig``, on a board's pins through a harness.
 
-A board has a handful of pins, a core hundreds of ports. ``LiveHarness``
+The ``accelerator`` design is the whole chip behind its UART bridge
+(``eligo_hw.uart.SerialAccelerator``), on the board's USB-serial pins
+(``UartPins``): a host drives it with the ``serial`` transport. The other
+designs are pieces of it with hundreds of ports and no host interface; ``LiveHarness``
 feeds every input bit from a shift register filled by an LFSR and folds every
 output bit into the parity on one LED, so synthesis can neither remove the
 datapath nor merge lanes that would otherwise see equal inputs. The harness
@@ -64,6 +67,22 @@ class LiveHarness(Elaboratable):
         m.d.sync += parity.eq(Cat(*port_values(core, wiring.Out)).xor())
         m.submodules.led = led = io.Buffer("o", platform.request("led", 0, dir="-"))
         m.d.comb += led.o.eq(parity)
+        return m
+
+
+class UartPins(Elaboratable):
+    """Connects a core's ``rx``/``tx`` to the board's first UART (its USB-serial bridge)."""
+
+    def __init__(self, core: wiring.Component):
+        self.core = core
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
         return m
 
 
@@ -131,6 +150,7 @@ class Design:
     core: Callable[[AcceleratorConfig], wiring.Component]
     lanes: Callable[[AcceleratorConfig], int]
     golden: Callable[[AcceleratorConfig, int], tuple[dict, dict]]
+    harness: Callable[[wiring.Component], Elaboratable] = LiveHarness
 
 
 def engine_core(cfg: AcceleratorConfig) -> wiring.Component:
@@ -144,6 +164,18 @@ def update_core(cfg: AcceleratorConfig) -> wiring.Component:
     return LayerUpdateWithBank(cfg, 0, words)
 
 
+def top_core(cfg: AcceleratorConfig) -> wiring.Component:
+    from eligo_hw.top import Accelerator
+
+    return Accelerator(cfg)
+
+
+def accelerator_core(cfg: AcceleratorConfig) -> wiring.Component:
+    from eligo_hw.uart import SerialAccelerator
+
+    return SerialAccelerator(cfg)
+
+
 DESIGNS: dict[str, Design] = {design.name: design for design in (
     Design("tracer", "one LIF neuron (the tool-flow tracer bullet)",
            lambda cfg: LIFNeuron(cfg.neuron), lambda cfg: 1, tracer_golden),
@@ -151,6 +183,11 @@ DESIGNS: dict[str, Design] = {design.name: design for design in (
            update_core, lambda cfg: cfg.lanes, update_golden),
     Design("engine", "the layer engine: hidden layer + readout, integrate/fire/learn, weight updates on P lanes",
            engine_core, lambda cfg: cfg.lanes, engine_golden),
+    Design("top", "the accelerator top: AXI4-Lite registers, AXI-Stream event words in and packets out, the layer "
+           "engine (the PYNQ-Z2's programmable-logic design)", top_core, lambda cfg: cfg.lanes, engine_golden),
+    Design("accelerator", "the whole accelerator (registers, streams, layer engine) behind the UART bridge on the "
+           "board's USB-serial pins, driven by the serial transport", accelerator_core, lambda cfg: cfg.lanes,
+           engine_golden, UartPins),
 )}
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 BOARD_NAMES = ("ulx3s-85f", "icebreaker", "pynq-z2")
-DESIGN_NAMES = ("tracer", "update", "engine")
+DESIGN_NAMES = ("tracer", "update", "engine", "top", "accelerator")
 
 
 def _positive(text: str) -> int:
@@ -46,7 +46,8 @@ def register(subparsers) -> None:
     p.add_argument("--board", required=True, choices=BOARD_NAMES, help="target board")
     p.add_argument("--design", choices=DESIGN_NAMES, default="update",
                    help="what to build: update (layer weight-update datapath, default), engine (hidden layer + "
-                        "readout with learning) or tracer (one neuron)")
+                        "readout with learning), top (the AXI top), accelerator (the whole chip behind the UART bridge, for the "
+                        "serial transport) or tracer (one neuron)")
     p.add_argument("--config", type=Path, help="AcceleratorConfig JSON (default: the board's default configuration)")
     p.add_argument("--lanes", type=_positive, help="lanes P (weights updated per cycle)")
     p.add_argument("--weight-bits", type=_positive, help="weight width in bits")
