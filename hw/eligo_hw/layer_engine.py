@@ -29,7 +29,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig, ConfigError
-from eligo_hw.learning_signal import Projection, SoftmaxError, logit_bits, square_wave_negative
+from eligo_hw.learning_signal import Projection, SoftmaxError, logit_bits, square_wave_negative, tree_sum
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.neuron_core import NeuronCore
 from eligo_hw.traces import PreTraceScan
@@ -182,7 +182,7 @@ class LayerEngine(wiring.Component):
                 terms = [Mux(core0.result.spikes[lane],
                              Mux(square_wave_negative(group * lanes + lane, half), -1, 1), 0)
                          for lane in range(lanes)]
-                m.d.sync += z[k].eq(z[k] + sum(terms))
+                m.d.sync += z[k].eq(z[k] + tree_sum(terms))
         with m.If(core1.result_valid):
             for k in range(classes):
                 with m.If(core1.result.group == k // lanes):

@@ -24,6 +24,13 @@ def square_wave_negative(neuron: Value, half_period: int) -> Value:
     return (neuron // half_period)[0]
 
 
+def tree_sum(values: list) -> Value:
+    """The sum of ``values`` as a balanced adder tree: log2(n) adders deep, where Python's ``sum`` chains n - 1."""
+    while len(values) > 1:
+        values = [a + b for a, b in zip(values[::2], values[1::2])] + values[len(values) - len(values) % 2:]
+    return values[0]
+
+
 def logit_bits(cfg: AcceleratorConfig) -> int:
     """Signed width of what the softmax sees: readout logits, or TESS's z (|z_k| <= n_hidden)."""
     return max(cfg.neuron.membrane_bits, max(cfg.network.hidden, default=1).bit_length() + 1)
@@ -142,5 +149,5 @@ class Projection(wiring.Component):
             neuron = self.group * cfg.lanes + lane
             terms = [Mux(square_wave_negative(neuron, learning.square_half_period(k)), -self.errors[k], self.errors[k])
                      for k in range(cfg.network.n_classes)]
-            m.d.comb += self.signals[lane].eq(saturate(sum(terms), learning.signal_bits))
+            m.d.comb += self.signals[lane].eq(saturate(tree_sum(terms), learning.signal_bits))
         return m
