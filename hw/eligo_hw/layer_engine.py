@@ -13,6 +13,8 @@ for the phases and their cycle costs):
   and is integrated into the readout; the readout fires, its pre-trace scan runs.
 * LEARN (labelled samples, t >= learn_start_step): softmax error, signals,
   factors, then the weight updates of layer 0 and of the readout, sharing one LFSR bank.
+* ABORT (the ``abort`` input): the sample in progress ends as END would
+  end it, without scores (see ``LayerEngine``).
 
 Nothing is dropped: a command waits until its phase can take it. Protocol
 errors (an input twice in a step, a label out of range or after the first
@@ -227,6 +229,7 @@ class LayerEngine(wiring.Component):
                 if abortable:
                     with m.If(abort_now):
                         m.next = "ABORT"
+
         learning_on = labelled & (step >= cfg.learning.learn_start_step)
         m.d.comb += [core0.factor_addr.eq(walk), projection.errors.eq(hidden_errors),
                      projection.group.eq(factor_group), softmax.label.eq(label), softmax.tess.eq(tess_phase),
