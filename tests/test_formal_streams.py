@@ -106,8 +106,9 @@ class RegistersOkayOnReadOnlyWrite(AxiLiteRegisters):
 
     def elaborate(self, platform):
         m = super().elaborate(platform)
-        with m.If(self.s_axil.bvalid):
-            m.d.sync += self.s_axil.bresp.eq(OKAY)
+        bus = self.s_axil
+        with m.If(~bus.awready & ~bus.wready & ~bus.bvalid):  # address and data held: the write happens
+            m.d.sync += bus.bresp.eq(OKAY)
         return m
 
 
