@@ -8,7 +8,9 @@ amount of learning in the float direction). Each variant refines some formats
 of the default config while keeping the float twin the same rule (the same
 float learning rate and trace decays; the Psi peak within 1 %), so the
 differences are the integer formats' own. Both runs are chaotic over many samples, so the numbers
-fall with ``--samples`` even at high precision.
+fall with ``--samples`` even at high precision. The reference row is the chip
+against itself: the default config run twice, the second time with another
+LFSR seed, i.e. other stochastic rounding draws.
 
     python bench/fixed_float_divergence.py --dataset digits --samples 60 --out bench/results
 """
@@ -16,13 +18,14 @@ fall with ``--samples`` even at high precision.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import torch
 from _results import add_out_argument, write_results
 
-from eligo.config import AcceleratorConfig, NetworkShape, exp_table, triangle_psi
+from eligo.config import AcceleratorConfig, LfsrFormat, NetworkShape, exp_table, triangle_psi
 from eligo.data import load_dataset
-from eligo.fixed.train import float_twin, model_from_float
+from eligo.fixed.train import float_network, float_twin, model_from_float
 from eligo.plots import new_figure, save_figure
 
 # name -> changes to the default config (nested dicts merge); each keeps float_learning_rate at the default's
@@ -50,26 +53,55 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
-def divergence(cfg: AcceleratorConfig, dataset: str, seed: int, samples: int) -> list[dict]:
+def train_in_order(dataset: str, seed: int, samples: int, learners) -> None:
+    """Feed the first ``samples`` samples of the seeded order to each ``learn(spikes, labels)``."""
     train = load_dataset(dataset, "train", seed=seed)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:samples].tolist()
+    for index in order:
+        for learn in learners:
+            learn(train.spikes[index:index + 1], train.labels[index:index + 1])
+
+
+def compare_changes(first: list[torch.Tensor], second: list[torch.Tensor]) -> list[dict]:
+    """Per layer: both changes' lengths, their cosine, and the second's length along the first, relative."""
+    rows = []
+    for k, (a, b) in enumerate(zip(first, second)):
+        a, b = a.flatten(), b.flatten()
+        along = float(a @ b)
+        rows.append({"layer": k, "float_change": float(a.norm()), "fixed_change": float(b.norm()),
+                     "cosine": along / float(a.norm() * b.norm()), "along_float": along / float(a @ a)})
+    return rows
+
+
+def chip_learner(model):
+    return lambda spikes, labels: model.run_sample(spikes[0], int(labels[0]))
+
+
+def chip_weights(model) -> list[torch.Tensor]:
+    """The chip's weights in float units (of the threshold)."""
+    return [model.weights(k).double() / model.cfg.neuron.threshold for k in range(len(model.words))]
+
+
+def divergence(cfg: AcceleratorConfig, dataset: str, seed: int, samples: int) -> list[dict]:
+    """dW of the float twin against dW of the chip, from the same start and order."""
     rule = float_twin(cfg, seed)
     model = model_from_float(cfg, rule.network)
     layers = [*rule.network.layers, rule.network.readout]
     float_start = [layer.weight.detach().T.double().clone() for layer in layers]
-    fixed_start = [model.weights(k).double() / cfg.neuron.threshold for k in range(len(layers))]
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:samples].tolist()
-    for index in order:
-        model.run_sample(train.spikes[index], int(train.labels[index]))
-        rule.train_sample(train.spikes[index:index + 1], train.labels[index:index + 1])
-    rows = []
-    for k, layer in enumerate(layers):
-        d_float = (layer.weight.detach().T.double() - float_start[k]).flatten()
-        d_fixed = (model.weights(k).double() / cfg.neuron.threshold - fixed_start[k]).flatten()
-        along = float(d_float @ d_fixed)
-        rows.append({"layer": k, "float_change": float(d_float.norm()), "fixed_change": float(d_fixed.norm()),
-                     "cosine": along / float(d_float.norm() * d_fixed.norm()),
-                     "along_float": along / float(d_float @ d_float)})
-    return rows
+    fixed_start = chip_weights(model)
+    train_in_order(dataset, seed, samples, [chip_learner(model), rule.train_sample])
+    return compare_changes([layer.weight.detach().T.double() - w for layer, w in zip(layers, float_start)],
+                           [w - w0 for w, w0 in zip(chip_weights(model), fixed_start)])
+
+
+def self_divergence(cfg: AcceleratorConfig, dataset: str, seed: int, samples: int, lfsr_seed: int) -> list[dict]:
+    """dW of the chip against dW of the same chip with another LFSR seed (the 'float' columns are the first run)."""
+    network = float_network(cfg, seed)
+    models = [model_from_float(c, network) for c in (cfg, dataclasses.replace(cfg, lfsr=dataclasses.replace(
+        cfg.lfsr, seed=lfsr_seed)))]
+    start = chip_weights(models[0])
+    train_in_order(dataset, seed, samples, [chip_learner(model) for model in models])
+    return compare_changes(*[[w - w0 for w, w0 in zip(chip_weights(model), start)] for model in models])
 
 
 def plot(results: dict, path) -> None:
@@ -82,9 +114,9 @@ def plot(results: dict, path) -> None:
         axis.bar([k + (v - (len(names) - 1) / 2) * width for k in range(layers)], [r["cosine"] for r in rows],
                  width, label=name)
     axis.set(xticks=list(range(layers)), xticklabels=[f"layer {k}" for k in range(layers - 1)] + ["readout"],
-             ylabel="cosine(dW fixed, dW float)", ylim=(0, 1),
+             ylabel="cosine(dW fixed, dW float)", ylim=(0, 1.35),
              title=f"{results['dataset']}, seed {results['seed']}, after {results['samples']} samples")
-    axis.legend(fontsize=7, loc="lower right")
+    axis.legend(fontsize=7, loc="upper center", ncol=2)
     save_figure(fig, path, dpi=120)
 
 
@@ -108,6 +140,10 @@ def main() -> None:
         results["variants"][name] = {"changes": changes, "layers": layers}
         print(name + ": " + ", ".join(f"layer {r['layer']} cos {r['cosine']:.2f} along {r['along_float']:.2f}"
                                       for r in layers), flush=True)
+    reference = "reference: the default chip against itself, LFSR seed 0x1234"
+    layers = self_divergence(base, args.dataset, args.seed, args.samples, lfsr_seed=0x1234)
+    results["variants"][reference] = {"changes": {"lfsr": {"seed": 0x1234}}, "layers": layers}
+    print(reference + ": " + ", ".join(f"layer {r['layer']} cos {r['cosine']:.2f}" for r in layers), flush=True)
     write_results(args.out, "fixed_float_divergence", results, plot)
 
 
