@@ -6,8 +6,10 @@ weight word j*groups + g and adds its P weights into the P wide current
 accumulators of group g (never overflowing, ``AcceleratorConfig.accumulator_bits``).
 ``fire`` then walks the groups once, one per cycle, doing the rest of the
 model's step for P neurons at a time (``docs/fixed-point.md``, "One time
-step"): saturate the current, leak and integrate, Psi, threshold and reset,
-post trace; the readout instead adds its integrated logits to the scores.
+step"): saturate the current, leak and integrate (the fire stage, a cycle
+after the reads), then Psi, threshold and reset, post trace (the write
+stage, a cycle later, so neither stage holds a chain of more than a few
+adders); the readout instead adds its integrated logits to the scores.
 Each group's result leaves on ``result`` for one cycle.
 """
 
@@ -121,6 +123,10 @@ class NeuronCore(wiring.Component):
         fire_valid = Signal()
         fire_group = Signal(range(max(groups, 2)))
         m.d.sync += fire_valid.eq(0)
+        # The fire stage integrates one cycle after its reads; the write stage fires and writes back the next.
+        write_valid = Signal()
+        write_group = Signal(range(max(groups, 2)))
+        m.d.sync += [write_valid.eq(fire_valid), write_group.eq(fire_group)]
         with m.If(fire_busy | clear_busy):
             with m.If(walk_group == groups - 1):
                 m.d.sync += [fire_busy.eq(0), clear_busy.eq(0), walk_group.eq(0)]
@@ -133,9 +139,10 @@ class NeuronCore(wiring.Component):
         with m.If(self.clear | self.abort):
             m.d.sync += clear_busy.eq(1)
         with m.If(self.abort):
-            m.d.sync += [event_busy.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0), walk_group.eq(0)]
+            m.d.sync += [event_busy.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0), write_valid.eq(0),
+                         walk_group.eq(0)]
         m.d.comb += [
-            self.busy.eq(event_busy | add_valid | fire_busy | fire_valid | clear_busy),
+            self.busy.eq(event_busy | add_valid | fire_busy | fire_valid | write_valid | clear_busy),
             acc_rd.addr.eq(Mux(fire_busy, walk_group, issue_group)),
             mem_rd.addr.eq(walk_group),
         ]
@@ -147,13 +154,13 @@ class NeuronCore(wiring.Component):
         with m.If(fire_valid | clear_busy):  # fire empties the accumulators it read; clear empties them all
             m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(Mux(clear_busy, walk_group, fire_group)), acc_wr.data.eq(0)]
 
-        integrated = Signal(self.layouts["membranes"])
+        integrated = Signal(self.layouts["membranes"])  # registered: the write stage's input
         spikes = Signal(lanes)
         after = Signal(self.layouts["membranes"])
         for lane in range(lanes):
             v = mem_rd.data[lane]
             current = saturate(acc_rd.data[lane], fmt.input_bits)
-            m.d.comb += integrated[lane].eq(saturate(v - (v >> fmt.leak_shift) + current, fmt.membrane_bits))
+            m.d.sync += integrated[lane].eq(saturate(v - (v >> fmt.leak_shift) + current, fmt.membrane_bits))
             fired = integrated[lane] >= fmt.threshold
             m.d.comb += spikes[lane].eq(0 if self.readout else fired)
             if self.readout:
@@ -164,31 +171,33 @@ class NeuronCore(wiring.Component):
                 reset_value = Mux(fired, 0, integrated[lane])
             m.d.comb += after[lane].eq(reset_value)
         m.d.comb += [
-            self.result_valid.eq(fire_valid),
-            self.result.group.eq(fire_group),
+            self.result_valid.eq(write_valid),
+            self.result.group.eq(write_group),
             self.result.integrated.eq(integrated),
             self.result.spikes.eq(spikes),
-            mem_wr.en.eq(fire_valid | clear_busy),
-            mem_wr.addr.eq(Mux(clear_busy, walk_group, fire_group)),
+            mem_wr.en.eq(write_valid | clear_busy),
+            mem_wr.addr.eq(Mux(clear_busy, walk_group, write_group)),
             mem_wr.data.eq(Mux(clear_busy, 0, after.as_value())),
         ]
         if self.readout:
-            self._scores(m, memories["scores"], integrated, fire_valid, fire_group, clear_busy, walk_group)
+            self._scores(m, memories["scores"], integrated, write_valid, write_group, clear_busy, walk_group)
         else:
-            self._traces(m, memories, integrated, fire_valid, fire_group, clear_busy, walk_group)
+            self._traces(m, memories, integrated, write_valid, write_group, clear_busy, walk_group)
         return m
 
-    def _scores(self, m, memory, integrated, fire_valid, fire_group, clear_busy, walk_group):
-        """score <- sat(score + logits), read with the membranes and written back in the fire stage."""
+    def _scores(self, m, memory, integrated, write_valid, write_group, clear_busy, walk_group):
+        """score <- sat(score + logits), read with the membranes and written back in the write stage."""
         score_wr, score_rd, probe = memory.write_port(), memory.read_port(), memory.read_port()
+        held = Signal.like(score_rd.data)
+        m.d.sync += held.eq(score_rd.data)
         m.d.comb += [score_rd.addr.eq(walk_group), probe.addr.eq(self.probe_addr), self.probe_scores.eq(probe.data),
-                     score_wr.en.eq(fire_valid | clear_busy), score_wr.addr.eq(Mux(clear_busy, walk_group, fire_group))]
+                     score_wr.en.eq(write_valid | clear_busy),
+                     score_wr.addr.eq(Mux(clear_busy, walk_group, write_group))]
         with m.If(~clear_busy):
             for lane in range(self.cfg.lanes):
-                m.d.comb += score_wr.data[lane].eq(saturate(score_rd.data[lane] + integrated[lane],
-                                                            self.cfg.readout.score_bits))
+                m.d.comb += score_wr.data[lane].eq(saturate(held[lane] + integrated[lane], self.cfg.readout.score_bits))
 
-    def _traces(self, m, memories, integrated, fire_valid, fire_group, clear_busy, walk_group):
+    def _traces(self, m, memories, integrated, write_valid, write_group, clear_busy, walk_group):
         """Psi of the integrated membrane and the post trace; the previous post trace is kept for learning."""
         cfg = self.cfg
         post_wr, post_rd, post_probe = (memories["traces"].write_port(), memories["traces"].read_port(),
@@ -197,19 +206,21 @@ class NeuronCore(wiring.Component):
         psi_wr, psi_rd = psis.write_port(), psis.read_port()
         m.submodules.previous = previous = Memory(shape=self.layouts["traces"], depth=self.groups, init=[])
         prev_wr, prev_rd = previous.write_port(), previous.read_port()
+        held = Signal.like(post_rd.data)  # the post traces read with the membranes, for the write stage
+        m.d.sync += held.eq(post_rd.data)
         m.d.comb += [
             post_rd.addr.eq(walk_group), post_probe.addr.eq(self.probe_addr), self.probe_post.eq(post_probe.data),
             psi_rd.addr.eq(self.factor_addr), prev_rd.addr.eq(self.factor_addr),
             self.factor_psi.eq(psi_rd.data), self.factor_post.eq(prev_rd.data),
-            post_wr.en.eq(fire_valid | clear_busy), post_wr.addr.eq(Mux(clear_busy, walk_group, fire_group)),
-            psi_wr.en.eq(fire_valid), psi_wr.addr.eq(fire_group),
-            prev_wr.en.eq(fire_valid), prev_wr.addr.eq(fire_group), prev_wr.data.eq(post_rd.data),
+            post_wr.en.eq(write_valid | clear_busy), post_wr.addr.eq(Mux(clear_busy, walk_group, write_group)),
+            psi_wr.en.eq(write_valid), psi_wr.addr.eq(write_group),
+            prev_wr.en.eq(write_valid), prev_wr.addr.eq(write_group), prev_wr.data.eq(held),
         ]
         for lane in range(cfg.lanes):
             psi = PsiLookup(cfg.neuron, cfg.psi)
             post = PostTraceUnit(cfg.traces, cfg.psi)
             m.submodules[f"psi{lane}"], m.submodules[f"post{lane}"] = psi, post
             m.d.comb += [psi.integrated.eq(integrated[lane]), psi_wr.data[lane].eq(psi.psi),
-                         post.trace.eq(post_rd.data[lane]), post.psi.eq(psi.psi)]
+                         post.trace.eq(held[lane]), post.psi.eq(psi.psi)]
             with m.If(~clear_busy):
                 m.d.comb += post_wr.data[lane].eq(post.updated)

@@ -10,8 +10,8 @@ logits, scores and both layers' pre traces at checkpoint steps, every
 weight of both layers there too (unless ``weights_at_checkpoints`` is off)
 and at the end. With ``inject_errors`` some steps also carry a repeated input
 and a late LABEL, which must be consumed, counted and flagged without
-changing the result. With ``abort_rate`` some samples are aborted (the
-``abort`` pulse) at a random point: while events stream in, a random number
+changing the result. With ``abort_every`` = n every n-th sample is aborted
+(the ``abort`` pulse) at a random point: while events stream in, a random number
 of cycles after a TICK, or among the scores after END; the engine must then
 hold zero state and the model's weights, and the next samples must match
 bit for bit. Cycle counts per step go to ``report`` (JSON) when given.
@@ -229,7 +229,7 @@ async def engine_matches_model(dut):
             model.words[layer].view(-1, cfg.lanes)[int(address)] = torch.tensor(word)
 
     inject_errors = bool(params.get("inject_errors", False))
-    abort_rate, abort_delay = float(params.get("abort_rate", 0.0)), int(params.get("abort_delay", 300))
+    abort_every, abort_delay = int(params.get("abort_every", 0)), int(params.get("abort_delay", 300))
     injected = aborts = 0
     report = []
     step_index = 0
@@ -239,7 +239,8 @@ async def engine_matches_model(dut):
         spikes = torch.tensor(rng.random((steps, n_in)) < rate, dtype=torch.int64)
         label = None if sample % 3 == 2 else int(rng.integers(0, classes))
         # An aborted sample stops in step abort_at (after END when abort_at == steps).
-        abort_at = int(rng.integers(0, steps + 1)) if rng.random() < abort_rate else None
+        aborted = abort_every and sample % abort_every == abort_every - 1
+        abort_at = int(rng.integers(0, steps + 1)) if aborted else None
         state = model.new_state(1)
         if label is not None:
             await engine.send(encode(Opcode.LABEL, label))
@@ -309,7 +310,7 @@ async def engine_matches_model(dut):
     dut._log.info("steps=%d spikes=%d learned words=%d cycles=%d", len(report), total_spikes, model.lfsr_steps,
                   sum(step["cycles"] for step in report))
     assert model.lfsr_steps > 0 and total_spikes > 0, "the run must fire and learn"
-    assert aborts >= (abort_rate > 0), "an abort bench must abort"
+    assert aborts == (int(params["samples"]) // abort_every if abort_every else 0), "every abort must be sent"
     if params.get("report"):
         with open(params["report"], "w") as f:
             json.dump({"steps": report, "total_cycles": engine.cycle}, f)
