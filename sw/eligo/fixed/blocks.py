@@ -1,7 +1,8 @@
 """Per-block functions of the datapath; each is the scoreboard of one RTL block.
 
-Everything is int64 torch tensors, with explicit saturation where the
-hardware saturates. ``docs/fixed-point.md`` states the formats and the order.
+Inputs and outputs are int64 torch tensors, with explicit saturation where
+the hardware saturates (``update_layer`` computes in numpy inside, on the
+weight memory's own storage). ``docs/fixed-point.md`` states the formats and the order.
 """
 
 from __future__ import annotations
