@@ -5,8 +5,11 @@ their inputs: valid held until ready, payload stable). The harnesses count
 requests and responses, or packet words, from reset (``free_initial_state``
 off: the counters must start where the block starts); ``prove`` is still
 k-induction, so the induction step covers every state consistent with the
-assertions, not just the reachable ones. Each broken twin is a subclass that
-adds one bug to the real block; it must FAIL, so no check passes vacuously.
+assertions, not just the reachable ones. Where a harness's record must match
+state the block keeps inside (a held address, the packet state machine), that
+state is read from the elaborated block (``inside``) and asserted equal, so
+the induction closes. Each broken twin is a subclass that adds one bug to the
+real block; it must FAIL, so no check passes vacuously.
 """
 
 from __future__ import annotations
@@ -237,7 +240,8 @@ PACKET_CONFIGS = {
                                          readout=ReadoutFormat(score_bits=40)),
 }
 PACKET_DEPTH = 14
-"""Cycles from reset the packet checks cover: two whole packets of the narrow configurations, with stalls."""
+"""Cycles from reset in which the covers, and the broken twins' counterexamples, must be found: two whole
+packets of the narrow configurations."""
 
 
 class PacketiserLastOnEveryWord(OutputPacketiser):
@@ -291,16 +295,19 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
       ``output_length``), the first word is an END word, the score of class k (a solver-chosen k, the
       tagged item) fills words 1 + k * score_words ... in order, sign-extended, and the last word is the
       number of hidden spikes taken since the previous packet's scores. With the tag free, every score is
-      checked, so none is lost, duplicated or moved; the spike count checks every spike item. The harness's
-      counts and the block's state machine are related through the block's inside, which k-induction
-      cannot see across an unbounded stall, so framing is checked bounded from reset, with ``clear`` (an
-      aborted sample) low: what it drops is checked in simulation (``abort_session``).
+      checked, so none is lost, duplicated or moved; the spike count checks every spike item. Words in =
+      words out + occupancy: the words the block has put in its output register this packet (from its
+      state machine, white-box) = words sent + TVALID; with that and the block's counters tied to the
+      harness's, k-induction closes. ``clear`` (an aborted sample) is held low here: what it drops is
+      checked in simulation (``abort_session``).
     """
     per, classes, length = score_words(cfg), cfg.network.n_classes, output_length(cfg)
     full = (1 << 32) - 1
 
     def build(m):
-        m.submodules.packetiser = packetiser = packetiser_class(cfg)
+        packetiser = packetiser_class(cfg)
+        m.submodules.packetiser, state = inside(packetiser, "state_scores", "state_count", "klass", "score_word",
+                                                "spike_count")
         items, out = packetiser.items, packetiser.m_axis
         item = items.payload
         m.d.comb += [items.valid.eq(AnySeq(1)), item.eq(AnySeq(len(item.as_value()))),
@@ -330,7 +337,7 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
         with m.If(sent & out.tlast & (packets != 3)):
             m.d.sync += packets.eq(packets + 1)
         if framing:
-            with m.If(sent):
+            with m.If(out.tvalid):
                 m.d.comb += Assert(out.tlast == (position == length - 1))
                 with m.If(position == 0):
                     m.d.comb += Assert(out.tdata[OPCODE_SHIFT:] == Opcode.END)
@@ -339,6 +346,20 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
                         m.d.comb += Assert(out.tdata == wide.word_select(j, 32))
                 with m.If(position == length - 1):
                     m.d.comb += Assert(out.tdata == spikes_packed)
+            # Words in = words out + occupancy, and the block's state against the harness's counts.
+            scores, count = state["state_scores"], state["state_count"]
+            produced = Mux(count, length - 1, Mux(scores, 1 + state["klass"] * per + state["score_word"], 0))
+            m.d.comb += [
+                Assert(Mux(produced == 0,
+                           ((position == 0) & ~out.tvalid) | ((position == length - 1) & out.tvalid),
+                           position + out.tvalid == produced)),
+                Assert(~(scores & count)), Assert(state["score_word"] < per), Assert(state["klass"] < classes),
+                Assert(score_index == Mux(scores, state["klass"], 0)),
+                Assert(state["spike_count"] == Mux(count, spikes_packed, spikes)),
+                Assert(~count | (spikes == 0)),
+            ]
+            with m.If(scores & (state["score_word"] != 0)):  # a score item part sent: still offered, unchanged
+                m.d.comb += Assert(items.valid & item.score & ((state["klass"] != tag) | (item.value == tagged)))
         m.d.comb += [
             Cover(sent & out.tlast & (spikes_packed == 2)),
             Cover(sent & out.tlast & (packets == 1)),
@@ -354,10 +375,9 @@ def test_packetiser_output_holds_until_taken(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(PACKET_CONFIGS))
-def test_packets_carry_every_item_once_from_reset(name, tmp_path):
+def test_packets_carry_every_item_once(name, tmp_path):
     cfg = PACKET_CONFIGS[name]
-    assert_verdict(packetiser_properties(cfg), tmp_path, "PASS", mode="bmc", depth=PACKET_DEPTH,
-                   free_initial_state=False)
+    assert_verdict(packetiser_properties(cfg), tmp_path, "PASS", mode="prove", depth=4, free_initial_state=False)
     assert_verdict(packetiser_properties(cfg), tmp_path / "cover", "PASS", mode="cover", depth=PACKET_DEPTH,
                    free_initial_state=False)
 

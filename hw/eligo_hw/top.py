@@ -270,7 +270,8 @@ class OutputPacketiser(wiring.Component):
         score = item.value.as_signed()
         wide_score = Cat(score, score[-1].replicate(DATA_BITS * per_score - len(score)))
         header = Const((int(Opcode.END) << PAYLOAD_BITS), DATA_BITS) | self.end_index
-        state_scores, state_count = Signal(), Signal()
+        state_scores = Signal()  # sending the scores
+        state_count = Signal()  # the spike count, the last word, is on offer
 
         offer_valid, offer_ready = Signal(), Signal()
         offer_data, offer_last = Signal(DATA_BITS), Signal()
