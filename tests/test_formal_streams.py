@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import pytest
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import Assert, Assume, Cat, Cover, Fragment, Mux, Signal
+from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
 
 from eligo.config import AcceleratorConfig, NetworkShape, ReadoutFormat
 from eligo.driver.layout import output_length, score_words
 from eligo.regmap import Field, Register, RegisterMap
 from eligo.words import OPCODE_SHIFT, PAYLOAD_BITS, Opcode
 from eligo_hw.axil import OKAY, SLVERR, AxiLiteRegisters
-from eligo_hw.formal import after_first_step
+from eligo_hw.formal import after_first_step, inside
 from eligo_hw.top import OutputPacketiser
 from tests.test_formal import assert_verdict
 
@@ -49,21 +49,6 @@ def assert_stable_until_taken(m, valid, ready, payload, name: str) -> None:
     past_payload = past(m, payload, f"{name}_payload")
     with m.If(after_first_step() & past_valid & ~past_ready):
         m.d.comb += [Assert(valid), Assert(payload == past_payload)]
-
-
-def inside(elaboratable, *names: str):
-    """The elaborated fragment of ``elaboratable`` and the signals it assigns that are called ``names``.
-
-    For invariants relating a harness's record to state the block keeps inside (white-box), which k-induction
-    needs when that state is not visible on the ports. Walks the fragment's statements (amaranth 0.5).
-    """
-    fragment = Fragment.get(elaboratable, None)
-    found = {signal.name: signal for statements in fragment.statements.values() for statement in statements
-             for signal in statement._lhs_signals() if signal.name in names}
-    missing = set(names) - set(found)
-    if missing:
-        raise KeyError(f"{type(elaboratable).__name__} assigns no signal named {sorted(missing)}")
-    return fragment, found
 
 
 def count_outstanding(m, request, response, bits: int, name: str) -> Signal:
@@ -218,6 +203,11 @@ def test_axil_responses_match_the_map(tmp_path):
 
 def test_axil_responses_reachable(tmp_path):
     assert_verdict(axil_properties(), tmp_path, "PASS", mode="cover", depth=8, free_initial_state=False)
+
+
+def test_inside_names_a_missing_signal():
+    with pytest.raises(KeyError, match="AxiLiteRegisters assigns no signal named \\['no_such_signal'\\]"):
+        inside(AxiLiteRegisters(AXIL_MAP), "aw_word", "no_such_signal")
 
 
 @pytest.mark.parametrize("broken", [RegistersAnsweringTwice, RegistersWithdrawingResponse], ids=lambda c: c.__name__)

@@ -26,7 +26,7 @@ from typing import Literal
 
 from amaranth.asserts import Initial
 from amaranth.back import rtlil
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, Value
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Fragment, Module, Value
 
 from eligo.toolchain import ToolMissing, configure_environment
 
@@ -59,6 +59,22 @@ def harness_module() -> Module:
 def after_first_step() -> Value:
     """True from the second step on, when registers holding a previous value are filled."""
     return ~Initial()
+
+
+def inside(elaboratable: Elaboratable, *names: str) -> tuple[Fragment, dict]:
+    """The elaborated fragment of ``elaboratable`` and the signals it assigns that are called ``names``.
+
+    For invariants tying a harness's record to state the block keeps inside (white-box), which k-induction
+    needs when that state is not visible on the ports. Add the fragment, not the block, to the harness: the
+    block elaborated again would have other signals. Walks the fragment's statements (amaranth 0.5).
+    """
+    fragment = Fragment.get(elaboratable, None)
+    found = {signal.name: signal for statements in fragment.statements.values() for statement in statements
+             for signal in statement._lhs_signals() if signal.name in names}
+    missing = set(names) - set(found)
+    if missing:
+        raise KeyError(f"{type(elaboratable).__name__} assigns no signal named {sorted(missing)}")
+    return fragment, found
 
 
 def sby_text(mode: Mode, depth: int, free_initial_state: bool, il_name: str) -> str:
