@@ -93,12 +93,17 @@ def main() -> None:
         "bit_exact_with_model": True, "counters": counters, "model_counters": report["model_counters"],
         "simulated_cycles": cycles, "rtl_wall_s": rtl_wall, "bench_wall_s": result.real_time_s,
         "build_s": build_s, "simulated_cycles_per_s": cycles / rtl_wall, "cycles_per_event": cycles / report["events"],
+        "rtl_samples_per_s": report["samples"] / rtl_wall, "cycles_per_sample": cycles / report["samples"],
+        "chip_samples_per_s_at_clock": cfg.clock_hz * report["samples"] / cycles,
         "load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count(), "chunks": chunks,
     }
     print(f"{report['events']} events sent, {counters['events_in']} in, {counters['events_dropped']} dropped, "
           f"{report['samples']} samples bit-exact with the model; {cycles:.0f} cycles in {rtl_wall:.0f} s: "
           f"{summary['simulated_cycles_per_s']:.0f} simulated cycles/s, {summary['cycles_per_event']:.2f} "
           f"cycles/event (build {build_s:.0f} s)")
+    print(f"samples/s: {summary['rtl_samples_per_s']:.2f} in simulation, "
+          f"{summary['chip_samples_per_s_at_clock']:.0f} on a chip clocked at {cfg.clock_hz / 1e6:.0f} MHz "
+          f"({summary['cycles_per_sample']:.0f} cycles/sample, driver and bus time excluded)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "soak.json").write_text(json.dumps(summary, indent=2))
     plot(chunks, args.out / "soak.png")
