@@ -199,7 +199,7 @@ class LayerEngine(wiring.Component):
 
         # Data buses are driven unconditionally and only their strobes depend on the state: a bit that is
         # constant in every branch of a conditional assignment is lost by the Verilog backend (X in Icarus).
-        self._hidden_factors(m, core0, update0, projection)
+        self._hidden_factors(m, core0, update0, projection, factor_group)
         for lane in range(lanes):
             padded = [readout_errors[k] if k < classes else 0 for k in range(lane, groups1 * lanes, lanes)]
             m.d.comb += update1.factor_data.causal[lane].eq(padded[0] if groups1 == 1 else Array(padded)[walk])
@@ -232,7 +232,7 @@ class LayerEngine(wiring.Component):
 
         learning_on = labelled & (step >= cfg.learning.learn_start_step)
         m.d.comb += [core0.factor_addr.eq(walk), projection.errors.eq(hidden_errors),
-                     projection.group.eq(factor_group), softmax.label.eq(label), softmax.tess.eq(tess_phase),
+                     projection.group.eq(walk), softmax.label.eq(label), softmax.tess.eq(tess_phase),
                      softmax.logits.eq(Mux(tess_phase, z.as_value(), logits.as_value()))]
 
         with m.FSM() as fsm:
@@ -390,12 +390,19 @@ class LayerEngine(wiring.Component):
             saturating_increment(m, getattr(self, f"cycles_{phase}"), condition)
         return m
 
-    def _hidden_factors(self, m, core0, update0, projection):
-        """causal = L * Psi, noncausal = alpha_post * L * h[t-1] for the P neurons of the projection's group."""
+    def _hidden_factors(self, m, core0, update0, projection, factor_group):
+        """causal = L * Psi, noncausal = alpha_post * L * h[t-1] for the P neurons of ``factor_group``.
+
+        The projection works on the group being issued; its signals are held a
+        cycle and meet that group's Psi and h[t-1] when they arrive, so the
+        projection's adder tree and the multipliers are in different cycles.
+        """
         alpha = self.cfg.learning.alpha_post
-        m.d.comb += update0.factor_addr.eq(projection.group)
+        signals = Signal.like(projection.signals)
+        m.d.sync += signals.eq(projection.signals)
+        m.d.comb += update0.factor_addr.eq(factor_group)
         for lane in range(self.cfg.lanes):
-            signal = projection.signals[lane]
+            signal = signals[lane]
             m.d.comb += update0.factor_data.causal[lane].eq(signal * core0.factor_psi[lane])
             post_term = signal * core0.factor_post[lane]
             noncausal = {0: 0, 1: post_term, -1: -post_term}[alpha]
