@@ -4,8 +4,9 @@ A layer's weights live P per memory word (address = j * groups + g), its
 pre traces P per word too (input j in word j // P). The sequencer visits
 exactly the words the model visits (row j with q_j != 0, group g with a
 non-zero factor in any lane; j outer, g inner), steps the shared LFSR bank
-once per visit and writes each word back one cycle after reading it, so it
-sustains one word per cycle. It reads P pre traces at a time: the active
+once per visit and writes each word back two cycles after reading it (a
+cycle to hold what was read, one for the lanes), so it sustains one word
+per cycle. It reads P pre traces at a time: the active
 rows of a word follow one another without a gap, and a word whose P traces
 are all zero costs one cycle.
 """
@@ -174,16 +175,24 @@ class LayerUpdate(wiring.Component):
                          pending.eq(above(rows, lane, lanes)), word_pres.eq(pre_word),
                          row_base.eq((word_index * lanes + lane) * groups), group.eq(first)]
 
-        # Second stage: the word read last cycle is updated and written back.
+        # Second stage: the word and factors read last cycle are held with their pre trace and noise; third
+        # stage: the word is updated and written back (a memory read and the lanes' multiply-add never share a
+        # cycle). Every word of a walk is a different address, so nothing reads a word still in flight.
         stage_valid = Signal()
         stage_addr = Signal(range(n_in * groups))
         stage_pre = Signal(layouts.pre)
-        m.d.sync += stage_valid.eq(0)
+        write_valid = Signal()
+        write_addr = Signal(range(n_in * groups))
+        held_word, held_factors = Signal(layouts.word), Signal(layouts.factors)
+        held_pre, held_noise = Signal(layouts.pre), Signal(layouts.noise)
+        m.d.sync += [stage_valid.eq(0), write_valid.eq(stage_valid), write_addr.eq(stage_addr),
+                     held_word.eq(weight_rd.data), held_factors.eq(factor_rd.data), held_pre.eq(stage_pre),
+                     held_noise.eq(self.noise)]
         m.d.comb += [
-            update_lanes.word.eq(weight_rd.data), update_lanes.factors.eq(factor_rd.data),
-            update_lanes.pre.eq(stage_pre), update_lanes.noise.eq(self.noise),
-            weight_wr.addr.eq(Mux(stage_valid, stage_addr, self.weight_addr)),
-            weight_wr.data.eq(Mux(stage_valid, update_lanes.updated.as_value(), self.weight_wdata.as_value())),
+            update_lanes.word.eq(held_word), update_lanes.factors.eq(held_factors),
+            update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise),
+            weight_wr.addr.eq(Mux(write_valid, write_addr, self.weight_addr)),
+            weight_wr.data.eq(Mux(write_valid, update_lanes.updated.as_value(), self.weight_wdata.as_value())),
             weight_rd.addr.eq(self.weight_addr), self.weight_data.eq(weight_rd.data),
         ]
 
@@ -229,8 +238,10 @@ class LayerUpdate(wiring.Component):
             with m.State("FLUSH"):
                 m.d.comb += self.busy.eq(1)
                 m.next = "IDLE"
+        with m.If(write_valid):
+            m.d.comb += self.busy.eq(1)
         # Host writes only while idle; unconditional, so Icarus sees the enable from time 0.
-        m.d.comb += weight_wr.en.eq(stage_valid | (self.weight_we & fsm.ongoing("IDLE")))
+        m.d.comb += weight_wr.en.eq(write_valid | (self.weight_we & fsm.ongoing("IDLE") & ~write_valid))
         saturating_increment(m, self.busy_cycles, self.busy)
         return m
 
