@@ -15,12 +15,12 @@ need a board or the RTL top and are not measured here. Writes
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _results import add_out_argument, write_results
 
 from eligo.config import AcceleratorConfig, NetworkShape
 from eligo.data import load_dataset
@@ -28,6 +28,7 @@ from eligo.driver import Accelerator
 from eligo.driver.model import ModelTransport
 from eligo.driver.serial import LoopbackPort, SerialBridge, SerialTransport
 from eligo.fixed.model import FixedModel, initial_weights
+from eligo.plots import new_figure, save_figure
 from eligo.regmap import build_register_map
 
 BAUD_RATES = (115_200, 3_000_000)
@@ -84,13 +85,8 @@ def measure(dataset: str, n_train: int, n_infer: int, seed: int) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = ["direct", "model", "serial"]
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = new_figure(figsize=(5.5, 3.5))
     x = np.arange(len(names))
     for offset, kind in ((-0.2, "train"), (0.2, "infer")):
         ax.bar(x + offset, [result[n][f"{kind}_samples_per_s"] for n in names], 0.4, label=kind)
@@ -98,8 +94,7 @@ def plot(result: dict, path: Path) -> None:
            ylabel="samples / s", title=f"{result['dataset']} {result['network']}, T={result['time_steps']}")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main() -> None:
@@ -108,7 +103,7 @@ def main() -> None:
     parser.add_argument("--train-samples", type=int, default=8)
     parser.add_argument("--infer-samples", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    add_out_argument(parser)
     args = parser.parse_args()
     result = measure(args.dataset, args.train_samples, args.infer_samples, args.seed)
     result["threads"] = torch.get_num_threads()
@@ -122,9 +117,7 @@ def main() -> None:
     for baud, limits in serial["uart"].items():
         print(f"  UART {int(baud):>9} baud: weight load {limits['weight_load_s']:.1f} s, "
               f"inference limited to {limits['infer_samples_per_s_limit']:.1f} samples/s")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "driver_throughput.json").write_text(json.dumps(result, indent=2))
-    plot(result, args.out / "driver_throughput.png")
+    write_results(args.out, "driver_throughput", result, plot)
 
 
 if __name__ == "__main__":

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _results import add_out_argument, machine_load, write_results
 
 from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
 from eligo.fixed.model import FixedModel, initial_weights
+from eligo.plots import new_figure, save_figure
 from eligo_hw.export import write_verilog
 from eligo_hw.layer_engine import LayerEngine
 from eligo_sim.runner import SIMULATORS, build_bench
@@ -86,13 +87,9 @@ def measure(simulator: str, lanes: int, rule: str, steps: int, event_rate: float
     }
 
 
-def plot(results: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ratio, sop) = plt.subplots(1, 2, figsize=(10, 4))
+def plot(summary: dict, path: Path) -> None:
+    results = summary["results"]
+    fig, (ratio, sop) = new_figure(1, 2, figsize=(10, 4))
     for rule in sorted({r["rule"] for r in results}):
         rows = [r for r in results if r["rule"] == rule and r["simulator"] == results[0]["simulator"]]
         lanes = [r["lanes"] for r in rows]
@@ -107,8 +104,7 @@ def plot(results: list[dict], path: Path) -> None:
         axis.minorticks_off()
         axis.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main() -> None:
@@ -119,7 +115,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--event-rate", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    add_out_argument(parser)
     parser.add_argument("--name", default="rtl_cycles", help="stem of the JSON and PNG written under --out")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -136,11 +132,9 @@ def main() -> None:
                           f"{r['simulated_cycles_per_s']:.0f} cycles/s simulated (build {r['build_seconds']:.0f} s)")
     model_speed = model_steps_per_s(config(16, "stllr"), 50, args.event_rate, args.seed)
     print(f"model: {model_speed:.0f} time steps/s")
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary = {"load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count(), "goal_ratio": GOAL_RATIO,
+    summary = {**machine_load(), "goal_ratio": GOAL_RATIO,
                "event_rate": args.event_rate, "model_steps_per_s": model_speed, "results": results}
-    (args.out / f"{args.name}.json").write_text(json.dumps(summary, indent=2))
-    plot(results, args.out / f"{args.name}.png")
+    write_results(args.out, args.name, summary, plot)
 
 
 if __name__ == "__main__":

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _results import add_out_argument, machine_load, write_results
 
 from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
+from eligo.plots import new_figure, save_figure
 from eligo_hw.export import write_verilog
 from eligo_hw.top import Accelerator
 from eligo_sim.runner import build_bench
@@ -36,28 +37,22 @@ def config() -> AcceleratorConfig:
                              learning=LearningConfig(alpha_post=1, lr_shift=4))
 
 
-def plot(chunks: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(summary: dict, path: Path) -> None:
     wall, events = 0.0, 0
     walls, totals, speeds = [], [], []
-    for c in chunks:
+    for c in summary["chunks"]:
         wall += c["wall_s"]
         events += c["events"]
         walls.append(wall)
         totals.append(events)
         speeds.append(c["sim_ns"] / CLOCK_NS / c["wall_s"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = new_figure(1, 2, figsize=(10, 4))
     left.plot(walls, totals)
     left.set(xlabel="wall-clock s (rtl only)", ylabel="input events", title="events through the RTL")
     right.plot(totals, speeds)
     right.set(xlabel="input events", ylabel="simulated cycles / s", title="Verilator speed per chunk")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main() -> None:
@@ -67,7 +62,7 @@ def main() -> None:
     parser.add_argument("--event-rate", type=float, default=0.4)
     parser.add_argument("--chunk", type=int, default=50, help="samples per stream send")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    add_out_argument(parser)
     parser.add_argument("--work", type=Path, help="build and log folder to keep (default: a temporary one)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -95,7 +90,7 @@ def main() -> None:
         "build_s": build_s, "simulated_cycles_per_s": cycles / rtl_wall, "cycles_per_event": cycles / report["events"],
         "rtl_samples_per_s": report["samples"] / rtl_wall, "cycles_per_sample": cycles / report["samples"],
         "chip_samples_per_s_at_clock": cfg.clock_hz * report["samples"] / cycles,
-        "load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count(), "chunks": chunks,
+        **machine_load(), "chunks": chunks,
     }
     print(f"{report['events']} events sent, {counters['events_in']} in, {counters['events_dropped']} dropped, "
           f"{report['samples']} samples bit-exact with the model; {cycles:.0f} cycles in {rtl_wall:.0f} s: "
@@ -104,9 +99,7 @@ def main() -> None:
     print(f"samples/s: {summary['rtl_samples_per_s']:.2f} in simulation, "
           f"{summary['chip_samples_per_s_at_clock']:.0f} on a chip clocked at {cfg.clock_hz / 1e6:.0f} MHz "
           f"({summary['cycles_per_sample']:.0f} cycles/sample, driver and bus time excluded)")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "soak.json").write_text(json.dumps(summary, indent=2))
-    plot(chunks, args.out / "soak.png")
+    write_results(args.out, "soak", summary, plot)
 
 
 if __name__ == "__main__":
