@@ -76,7 +76,7 @@ def build_on_board(board: Board, design: Design, cfg: AcceleratorConfig, out_dir
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
     name = design.name
-    target_mhz = clock_mhz if clock_mhz is not None else board.clock_for(name)
+    target_mhz = clock_mhz if clock_mhz is not None else board.clock_mhz
     summary = {"board": board.name, "part": board.part, "design": name, "description": design.description,
                "flow": board.flow, "lanes": design.lanes(cfg), "weight_bits": cfg.weight_bits,
                "layer_sizes": list(cfg.network.layer_sizes), "tools": tool_versions()}

@@ -147,11 +147,6 @@ class Board:
     clock_mhz: float
     flow: str  # "nextpnr": place, route and pack a bitstream; "yosys-estimate": synthesis only
     config_overrides: dict[str, Any] = field(default_factory=dict)
-    design_clock_mhz: dict[str, float] = field(default_factory=dict)
-    """Designs whose critical path misses ``clock_mhz`` here, with the clock they are built at instead."""
-
-    def clock_for(self, design: str) -> float:
-        return self.design_clock_mhz.get(design, self.clock_mhz)
 
     def default_config(self) -> AcceleratorConfig:
         """The project's default config, cut down where the board is too small for it."""
@@ -167,9 +162,7 @@ class Board:
 
 BOARDS: dict[str, Board] = {board.name: board for board in (
     # 50 MHz: the update lanes (multiply, add, saturate into the BRAM write port in one cycle) reach ~56 MHz.
-    # The full accelerator is bound by the engine's softmax path (docs/boards.md), not by the update lanes.
-    Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", "LFE5U-85F-6BG381C", 25e6, 50.0, "nextpnr",
-          design_clock_mhz={"accelerator": 12.5}),
+    Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", "LFE5U-85F-6BG381C", 25e6, 50.0, "nextpnr"),
     # The UP5K's eight SB_MAC16 bound P at 8; its 30 EBR (120 kbit) bound the first layer (see docs/boards.md).
     Board("icebreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K-SG48", 12e6, 24.0, "nextpnr",
           {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8}),
