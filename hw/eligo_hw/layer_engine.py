@@ -174,15 +174,15 @@ class LayerEngine(wiring.Component):
         with m.If(self.clear_error):
             m.d.sync += self.error.eq(0)
 
-        # Hidden fire results: spikes and TESS's z_k = sum_i B[k, i] s_i.
+        # Hidden fire results: spikes and TESS's z_k = sum_i B[k, i] s_i (B's signs driven unconditionally).
+        negative = Signal(classes * lanes)
+        m.d.comb += negative.eq(square_wave_negative(cfg, n_hidden, core0.result.group))
         with m.If(core0.result_valid):
             group = core0.result.group
             m.d.sync += [spiked.word_select(group, lanes).eq(core0.result.spikes),
                          pending.word_select(group, lanes).eq(core0.result.spikes)]
             for k in range(classes):
-                half = cfg.learning.square_half_period(k)
-                terms = [Mux(core0.result.spikes[lane],
-                             Mux(square_wave_negative(group * lanes + lane, half), -1, 1), 0)
+                terms = [Mux(core0.result.spikes[lane], Mux(negative[k * lanes + lane], -1, 1), 0)
                          for lane in range(lanes)]
                 m.d.sync += z[k].eq(z[k] + tree_sum(terms))
         with m.If(core1.result_valid):

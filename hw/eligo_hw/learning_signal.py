@@ -3,25 +3,36 @@
 ``SoftmaxError`` is ``eligo.fixed.blocks.softmax_error``: a max, an exp ROM,
 a sum and one sequential restoring divider shared by the classes (one
 quotient bit per cycle). ``Projection`` is ``project_signal`` over the
-``square_wave`` B for P neurons at a time: B's sign comes from the neuron
-index (a counter of the group walk), so no matrix is stored.
+``square_wave`` B for P neurons at a time: B's C x P signs of a group come
+from a constant table of G rows in logic, so no memory holds B.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
+from eligo.fixed.blocks import square_wave
 from eligo_hw.arith import saturate
 
 
-def square_wave_negative(neuron: Value, half_period: int) -> Value:
-    """1 where B[k, neuron] = -1: bit 0 of neuron // half_period (a shift when the half period is a power of 2)."""
-    if half_period & (half_period - 1) == 0:
-        return (neuron >> (half_period.bit_length() - 1))[0]
-    return (neuron // half_period)[0]
+def square_wave_negative(cfg: AcceleratorConfig, n_neurons: int, group: Value) -> Value:
+    """Bit k * P + lane is 1 where B[k, group * P + lane] = -1: a constant table of the groups, read by ``group``.
+
+    A table rather than ``neuron // half_period``: a half period that is not a
+    power of two would put a divider on the path to the adder trees. A shifted
+    constant rather than an ``Array``, which Icarus would not evaluate before
+    the group first changes.
+    """
+    lanes, classes = cfg.lanes, cfg.network.n_classes
+    groups = -(-n_neurons // lanes)
+    negative = (square_wave(classes, groups * lanes, cfg.learning) < 0).view(classes, groups, lanes)
+    rows = [sum(int(negative[k, g, lane]) << (k * lanes + lane) for k in range(classes) for lane in range(lanes))
+            for g in range(groups)]
+    table = sum(row << (g * classes * lanes) for g, row in enumerate(rows))
+    return Const(table, groups * classes * lanes).word_select(group, classes * lanes)
 
 
 def tree_sum(values: list) -> Value:
@@ -145,9 +156,10 @@ class Projection(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, learning = self.cfg, self.cfg.learning
+        negative = Signal(cfg.network.n_classes * cfg.lanes)
+        m.d.comb += negative.eq(square_wave_negative(cfg, self.groups * cfg.lanes, self.group))
         for lane in range(cfg.lanes):
-            neuron = self.group * cfg.lanes + lane
-            terms = [Mux(square_wave_negative(neuron, learning.square_half_period(k)), -self.errors[k], self.errors[k])
+            terms = [Mux(negative[k * cfg.lanes + lane], -self.errors[k], self.errors[k])
                      for k in range(cfg.network.n_classes)]
             m.d.comb += self.signals[lane].eq(saturate(tree_sum(terms), learning.signal_bits))
         return m
