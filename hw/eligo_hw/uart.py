@@ -39,6 +39,7 @@ MIN_CLOCKS_PER_BIT = 4
 MAX_BAUD_ERROR = 0.02
 WORD_BYTES = DATA_BITS // 8
 REQUEST_FIFO_BYTES = 16
+EVENT_FIFO_WORDS = 4
 
 
 def clocks_per_bit(clock_hz: float, baud: int) -> int:
@@ -356,6 +357,13 @@ class SerialAccelerator(wiring.Component):
         wiring.connect(m, rx.bytes, bridge.requests)
         wiring.connect(m, bridge.answers, tx.bytes)
         wiring.connect(m, bridge.m_axil, top.s_axil)
-        wiring.connect(m, bridge.m_axis, top.s_axis)
+        # Registered hand-over of the event words: the bridge's send buffer (block RAM) would otherwise drive the
+        # top's decoder, its back-pressure and the weight memories' write enables in one cycle.
+        m.submodules.event_words = events = fifo.SyncFIFOBuffered(width=DATA_BITS + 1, depth=EVENT_FIFO_WORDS)
+        sent, taken = bridge.m_axis, top.s_axis
+        m.d.comb += [events.w_data.eq(Cat(sent.tdata, sent.tlast)), events.w_en.eq(sent.tvalid),
+                     sent.tready.eq(events.w_rdy),
+                     Cat(taken.tdata, taken.tlast).eq(events.r_data), taken.tvalid.eq(events.r_rdy),
+                     events.r_en.eq(taken.tready)]
         wiring.connect(m, top.m_axis, bridge.s_axis)
         return m
