@@ -41,6 +41,11 @@ from eligo_hw.words import Command, Kind, saturating_increment
 PHASES = ("integrate", "fire", "readout", "traces", "learn", "end", "stall")
 
 
+def counting_layout() -> data.StructLayout:
+    """One bit per counted event, high in the cycle its counter counts it (before saturation)."""
+    return data.StructLayout({"learn_word": 1, "duplicate_event": 1, **{phase: 1 for phase in PHASES}})
+
+
 def output_layout(cfg: AcceleratorConfig) -> data.StructLayout:
     """A hidden spike (index = neuron, value = step) or, at END, a class score (index = class)."""
     return data.StructLayout({"value": signed(cfg.readout.score_bits), "index": 16, "score": 1})
@@ -54,7 +59,9 @@ class LayerEngine(wiring.Component):
     ``weight_we`` writes ``weight_wdata``. Probe port (while ``idle``): a
     group's membranes, post traces, logits and scores, and a row's pre
     traces, one cycle after ``probe_addr``. ``cycles_*`` count per phase,
-    saturating; ``learn_words`` counts the weight words updated.
+    saturating; ``learn_words`` counts the weight words updated. ``counting``
+    strobes what those counters count, so a host interface can count it in
+    its own registers without a copy of each counter to watch for changes.
 
     ``abort`` (a one-cycle pulse, any time; ``COMMAND.reset_sample``) ends the
     sample in progress: the engine stops what it is doing, clears membranes,
@@ -103,6 +110,7 @@ class LayerEngine(wiring.Component):
             "duplicate_events": Out(counter_bits),
             "bad_labels": Out(counter_bits),
             **{f"cycles_{phase}": Out(counter_bits) for phase in PHASES},
+            "counting": Out(counting_layout()),
         })
 
     def elaborate(self, platform):
@@ -122,6 +130,7 @@ class LayerEngine(wiring.Component):
 
         m.d.comb += [self.learn_words.eq(update0.visits + update1.visits),
                      bank.step.eq(update0.lfsr_step | update1.lfsr_step),
+                     self.counting.learn_word.eq(update0.lfsr_step | update1.lfsr_step),
                      update0.noise.eq(bank.states), update1.noise.eq(bank.states)]
         # Pre traces sit P per word: the probe reads row probe_addr's word and picks its lane a cycle later.
         lane_bits = (lanes - 1).bit_length()
@@ -254,6 +263,7 @@ class LayerEngine(wiring.Component):
                             m.d.sync += started.eq(1)
                             with m.If(duplicate):
                                 flag_error()
+                                m.d.comb += self.counting.duplicate_event.eq(1)
                                 saturating_increment(m, self.duplicate_events, 1)
                             with m.Else():
                                 m.d.sync += inputs.bit_select(command.payload, 1).eq(1)
@@ -387,6 +397,7 @@ class LayerEngine(wiring.Component):
             "stall": self.output.valid & ~self.output.ready,
         }
         for phase, condition in phase_states.items():
+            m.d.comb += getattr(self.counting, phase).eq(condition)
             saturating_increment(m, getattr(self, f"cycles_{phase}"), condition)
         return m
 

@@ -25,8 +25,10 @@ differently:
   write waits for it and a WEIGHT_RDATA read is held (ARREADY low) until it is;
   meanwhile stream words are held so the engine gets there. An engine stalled
   on an undrained output stream never does: read weights between samples.
-* Counters count increments of the engine's and decoder's own counters (one
-  cycle later), so COMMAND.clear_counters needs no port on them. Cycle
+* Counters count what the engine's and decoder's own counters count (from
+  their ``counting``/``rejecting`` strobes, one cycle later), so
+  COMMAND.clear_counters needs no port on them and theirs, never read here,
+  are left out by synthesis. Cycle
   counters: CYCLES_INTEGRATE = the engine's integrate phase, CYCLES_FIRE = its
   fire, readout and trace phases, CYCLES_LEARN = its learn phase (scores at
   END and output stalls are in none). They are the engine's real costs, not the
@@ -62,12 +64,11 @@ AxiStreamSignature = wiring.Signature({"tdata": Out(DATA_BITS), "tvalid": Out(1)
 """An AXI-Stream of 32-bit words with TLAST, seen from the sender."""
 
 
-def incremented(m: Module, counter) -> Signal:
-    """High the cycle after ``counter`` (counting at most once a cycle) went up."""
-    previous, seen = Signal.like(counter), Signal()
-    m.d.sync += previous.eq(counter)
-    m.d.comb += seen.eq(previous != counter)
-    return seen
+def delayed(m: Module, strobe) -> Signal:
+    """``strobe`` one cycle later: the top counts what the engine and decoder count, a cycle after them."""
+    late = Signal()
+    m.d.sync += late.eq(strobe)
+    return late
 
 
 class Accelerator(wiring.Component):
@@ -164,8 +165,9 @@ class Accelerator(wiring.Component):
         # An event the engine took counts in EVENTS_IN unless the engine found it repeated in its step.
         event_taken = Signal()
         m.d.sync += event_taken.eq(good & is_event)
-        duplicate = incremented(m, engine.duplicate_events)
-        bad_opcode, bad_address = incremented(m, decoder.bad_opcodes), incremented(m, decoder.bad_addresses)
+        counting = engine.counting
+        duplicate = delayed(m, counting.duplicate_event)
+        bad_opcode, bad_address = delayed(m, decoder.rejecting.opcode), delayed(m, decoder.rejecting.address)
         rejected_here = taken & out_of_sequence & ~discarding
         m.d.comb += [
             raised["bad_opcode"].eq(bad_opcode), raised["bad_address"].eq(bad_address),
@@ -174,11 +176,10 @@ class Accelerator(wiring.Component):
             counted["events_in"].eq(event_taken & ~duplicate),
             counted["bad_words"].eq(bad_opcode | bad_address | rejected_here | duplicate),
             counted["samples"].eq(good & is_end),
-            counted["cycles_integrate"].eq(incremented(m, engine.cycles_integrate)),
-            counted["cycles_fire"].eq(incremented(m, engine.cycles_fire) | incremented(m, engine.cycles_readout)
-                                      | incremented(m, engine.cycles_traces)),
-            counted["cycles_learn"].eq(incremented(m, engine.cycles_learn)),
-            counted["updates_applied"].eq(incremented(m, engine.learn_words)),
+            counted["cycles_integrate"].eq(delayed(m, counting.integrate)),
+            counted["cycles_fire"].eq(delayed(m, counting.fire | counting.readout | counting.traces)),
+            counted["cycles_learn"].eq(delayed(m, counting.learn)),
+            counted["updates_applied"].eq(delayed(m, counting.learn_word)),
         ]
         for name, counter in counters.items():
             with m.If(pulse["clear_counters"]):

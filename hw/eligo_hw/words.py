@@ -31,7 +31,10 @@ def saturating_increment(m: Module, counter, condition) -> None:
 
 
 class WordDecoder(wiring.Component):
-    """Check event words against the opcode set and ``n_inputs``; count what is rejected."""
+    """Check event words against the opcode set and ``n_inputs``; count what is rejected.
+
+    ``rejecting`` strobes each rejection as it is counted, for counters kept elsewhere.
+    """
 
     def __init__(self, n_inputs: int, counter_bits: int = 32):
         self.n_inputs = n_inputs
@@ -40,6 +43,7 @@ class WordDecoder(wiring.Component):
             "commands": Out(stream.Signature(Command)),
             "bad_opcodes": Out(counter_bits),
             "bad_addresses": Out(counter_bits),
+            "rejecting": Out(data.StructLayout({"opcode": 1, "address": 1})),
             "error": Out(1),
             "clear": In(1),
         })
@@ -59,6 +63,8 @@ class WordDecoder(wiring.Component):
             self.words.ready.eq(self.commands.ready | ~good),
         ]
         rejected = self.words.valid & ~good
+        m.d.comb += [self.rejecting.opcode.eq(rejected & ~known_opcode),
+                     self.rejecting.address.eq(rejected & known_opcode)]
         saturating_increment(m, self.bad_opcodes, rejected & ~known_opcode)
         saturating_increment(m, self.bad_addresses, rejected & known_opcode)
         with m.If(rejected):
