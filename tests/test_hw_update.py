@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment, Instance, signed
+from amaranth.lib import data
 from amaranth.sim import Simulator
 
 from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
 from eligo.fixed.model import FixedModel, initial_weights
-from eligo_hw.update import LayerUpdateWithBank
+from eligo_hw.update import LayerUpdateWithBank, SinglePortMemory
 from eligo_sim.benches.learning_stimulus import learning_step, model_update
 
 CONFIGS = {
@@ -73,3 +75,22 @@ def test_layer_update_matches_model(name, layer, seed):
     if name == "narrow-8-lanes":
         lo, hi = cfg.weight_range
         assert (words == lo).any() and (words == hi).any(), "both weight rails must be reached"
+
+
+class _Ice40:
+    """Just enough of an iCE40 platform for elaboration: its family."""
+
+    family = "iCE40"
+
+
+def test_single_port_weights_become_spram_on_ice40():
+    # 5 lanes of 8 bits: 40 bits wide, three SPRAMs side by side (the last one 8 bits used).
+    layout = data.ArrayLayout(signed(8), 5)
+    memory = SinglePortMemory(layout, 4096, [[0] * 5] * 4096)
+    fragment = Fragment.get(memory, _Ice40())
+    sprams = [sub for sub, _, _ in fragment.subfragments if isinstance(sub, Instance)]
+    assert [spram.type for spram in sprams] == ["SB_SPRAM256KA"] * 3
+    with pytest.raises(ValueError, match="cannot be initialised"):
+        Fragment.get(SinglePortMemory(layout, 16, [[1, 0, 0, 0, 0]] * 16), _Ice40())
+    with pytest.raises(ValueError, match="deeper than an SPRAM"):
+        Fragment.get(SinglePortMemory(layout, 20000, [[0] * 5] * 20000), _Ice40())

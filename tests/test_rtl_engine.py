@@ -27,10 +27,11 @@ CASES = {
 }
 
 
-def build(simulator, case, build_dir):
+def build(simulator, case, build_dir, single_port_layers=()):
     cfg, gain = CASES[case]
     words = FixedModel(cfg, initial_weights(cfg, WEIGHT_SEED, gain=gain)).words
-    source = write_verilog(LayerEngine(cfg, words), "layer_engine", build_dir / "layer_engine.v")
+    source = write_verilog(LayerEngine(cfg, words, single_port_layers=single_port_layers), "layer_engine",
+                           build_dir / "layer_engine.v")
     return build_bench(simulator=simulator, sources=[source], toplevel="layer_engine", build_dir=build_dir / simulator)
 
 
@@ -39,8 +40,8 @@ def params(case, **run):
     return {"config": cfg.to_dict(), "weight_seed": WEIGHT_SEED, "gain": gain, **run}
 
 
-def run_case(simulator, case, tmp_path, seeds, **run):
-    bench = build(simulator, case, tmp_path)
+def run_case(simulator, case, tmp_path, seeds, single_port_layers=(), **run):
+    bench = build(simulator, case, tmp_path, single_port_layers)
     for seed in seeds:
         result = bench.run("eligo_sim.benches.layer_engine", params=params(case, **run), seed=seed)
         print(f"layer engine {case} on {simulator}, seed {seed}: {result.real_time_s:.2f} s")
@@ -54,6 +55,12 @@ SMALL_RUN = {"samples": 6, "steps": 6, "event_rate": 0.3, "idle": 0.3, "backpres
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_engine_bench_tess(simulator, tmp_path):
     run_case(simulator, "tess-p4", tmp_path, (1, 2), **SMALL_RUN)
+
+
+# Layer 0's weights single-ported, as in SPRAM on the iCEBreaker: cycles change, results do not (aborts included).
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_engine_bench_single_port_weights(simulator, tmp_path):
+    run_case(simulator, "tess-p4", tmp_path, (1,), single_port_layers=(0,), **SMALL_RUN)
 
 
 def test_engine_bench_stllr_icarus(tmp_path):

@@ -22,9 +22,10 @@ CASES = {
 }
 
 
-def build(simulator, cfg, layer, build_dir):
+def build(simulator, cfg, layer, build_dir, single_port=False):
     words = FixedModel(cfg, initial_weights(cfg, WEIGHT_SEED, gain=GAIN)).words[layer]
-    source = write_verilog(LayerUpdateWithBank(cfg, layer, words), "layer_update", build_dir / "layer_update.v")
+    source = write_verilog(LayerUpdateWithBank(cfg, layer, words, single_port=single_port), "layer_update",
+                           build_dir / "layer_update.v")
     return build_bench(simulator=simulator, sources=[source], toplevel="layer_update", build_dir=build_dir / simulator)
 
 
@@ -32,9 +33,9 @@ def params(cfg, layer, steps):
     return {"config": cfg.to_dict(), "layer": layer, "steps": steps, "weight_seed": WEIGHT_SEED, "gain": GAIN}
 
 
-def run_case(simulator, case, steps, seeds, tmp_path):
+def run_case(simulator, case, steps, seeds, tmp_path, single_port=False):
     cfg, layer = CASES[case]
-    bench = build(simulator, cfg, layer, tmp_path)
+    bench = build(simulator, cfg, layer, tmp_path, single_port)
     for seed in seeds:
         result = bench.run("eligo_sim.benches.layer_update", params=params(cfg, layer, steps), seed=seed)
         print(f"layer update {case} on {simulator}, seed {seed}: {result.real_time_s:.2f} s")
@@ -43,6 +44,12 @@ def run_case(simulator, case, steps, seeds, tmp_path):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_hidden_layer_update_bench(simulator, tmp_path):
     run_case(simulator, "hidden-narrow-p8", 25, (1, 2, 3), tmp_path)
+
+
+# The single-port weight memory (SPRAM on iCE40) changes the schedule, not one bit of the result.
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_single_port_layer_update_bench(simulator, tmp_path):
+    run_case(simulator, "hidden-narrow-p8", 25, (1, 2), tmp_path, single_port=True)
 
 
 @pytest.mark.slow

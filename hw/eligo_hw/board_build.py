@@ -85,7 +85,8 @@ def build_on_board(board: Board, design: Design, cfg: AcceleratorConfig, out_dir
         progress(f"{board.name}: elaborating {name}")
         # The core is made for the PLL's real frequency (the UART's baud divider depends on it).
         cfg = dataclasses.replace(cfg, clock_hz=round(board.pll(board.crystal_hz, target_mhz * 1e6).out_hz))
-        harness = design.harness(design.core(cfg))
+        options = {name: value for name, value in board.core_options.items() if name in design.board_options}
+        harness = design.harness(design.core(cfg, **options))
         top = PllClocked(harness, board, target_mhz * 1e6)
         progress(f"{board.name}: synthesis, place and route at {top.clock_hz / 1e6:.2f} MHz")
         report = place_and_route(top, board.platform(), build_dir, name)
@@ -107,6 +108,7 @@ def build_on_board(board: Board, design: Design, cfg: AcceleratorConfig, out_dir
             if board.family in CELL_CLASSES else None,
             "stimulus_flip_flops": stimulus_bits(harness.core) if isinstance(harness, LiveHarness) else 0,
             "bitstream": bitstream,
+            "core_options": options,
             "peak_sop_per_s_at_clock": peak_sops(design.lanes(cfg), top.clock_hz / 1e6),
             "peak_sop_per_s_at_fmax": peak_sops(design.lanes(cfg), fmax),
         })

@@ -147,6 +147,8 @@ class Board:
     clock_mhz: float
     flow: str  # "nextpnr": place, route and pack a bitstream; "yosys-estimate": synthesis only
     config_overrides: dict[str, Any] = field(default_factory=dict)
+    # Elaboration choices for this board's part that trade cycles for resources (``Design.board_options``).
+    core_options: dict[str, Any] = field(default_factory=dict)
 
     def default_config(self) -> AcceleratorConfig:
         """The project's default config, cut down where the board is too small for it."""
@@ -165,7 +167,9 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
     Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", "LFE5U-85F-6BG381C", 25e6, 50.0, "nextpnr"),
     # The UP5K's eight SB_MAC16 bound P at 8; its 30 EBR (120 kbit) bound the first layer (see docs/boards.md).
     Board("icebreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K-SG48", 12e6, 24.0, "nextpnr",
-          {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8}),
+          {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8},
+          # Layer 0's weights in the four SB_SPRAM256KA (single-ported: two cycles a word), the EBR left to the rest.
+          core_options={"single_port_layers": (0,)}),
     # PYNQ-Z2 has no amaranth-boards file; the Arty Z7-20 carries the same xc7z020clg400-1.
     Board("pynq-z2", ArtyZ720Platform, "xc7", "xc7z020clg400-1", 125e6, 100.0, "yosys-estimate"),
 )}

@@ -143,7 +143,10 @@ def engine_golden(cfg: AcceleratorConfig, seed: int) -> tuple[dict, dict]:
 
 @dataclass(frozen=True)
 class Design:
-    """A named core: how to elaborate it from a config, its lane count for throughput, its golden vectors."""
+    """A named core: how to elaborate it from a config, its lane count for throughput, its golden vectors.
+
+    ``board_options`` names the keyword arguments of ``core`` that a board may set (``Board.core_options``).
+    """
 
     name: str
     description: str
@@ -151,6 +154,7 @@ class Design:
     lanes: Callable[[AcceleratorConfig], int]
     golden: Callable[[AcceleratorConfig, int], tuple[dict, dict]]
     harness: Callable[[wiring.Component], Elaboratable] = LiveHarness
+    board_options: tuple[str, ...] = ()
 
 
 def engine_core(cfg: AcceleratorConfig) -> wiring.Component:
@@ -170,10 +174,10 @@ def top_core(cfg: AcceleratorConfig) -> wiring.Component:
     return Accelerator(cfg)
 
 
-def accelerator_core(cfg: AcceleratorConfig) -> wiring.Component:
+def accelerator_core(cfg: AcceleratorConfig, single_port_layers: tuple[int, ...] = ()) -> wiring.Component:
     from eligo_hw.uart import SerialAccelerator
 
-    return SerialAccelerator(cfg)
+    return SerialAccelerator(cfg, single_port_layers=single_port_layers)
 
 
 DESIGNS: dict[str, Design] = {design.name: design for design in (
@@ -187,7 +191,7 @@ DESIGNS: dict[str, Design] = {design.name: design for design in (
            "engine (the PYNQ-Z2's programmable-logic design)", top_core, lambda cfg: cfg.lanes, engine_golden),
     Design("accelerator", "the whole accelerator (registers, streams, layer engine) behind the UART bridge on the "
            "board's USB-serial pins, driven by the serial transport", accelerator_core, lambda cfg: cfg.lanes,
-           engine_golden, UartPins),
+           engine_golden, UartPins, ("single_port_layers",)),
 )}
 
 

@@ -73,14 +73,19 @@ class LayerEngine(wiring.Component):
     a command being offered at the abort is not taken and waits for the
     next sample. Back to idle within one update walk + max(G0, n_in / P) + a
     few cycles.
+
+    ``single_port_layers`` names the layers whose weights sit in a
+    single-port memory (SPRAM on iCE40): their updates take two cycles a word.
     """
 
-    def __init__(self, cfg: AcceleratorConfig, weights: list[torch.Tensor], counter_bits: int = 32):
+    def __init__(self, cfg: AcceleratorConfig, weights: list[torch.Tensor], counter_bits: int = 32,
+                 single_port_layers: tuple[int, ...] = ()):
         if len(cfg.network.hidden) != 1:
             raise ConfigError(f"the layer engine runs one hidden layer, the config has {len(cfg.network.hidden)}")
         self.cfg = cfg
         self.cores = [NeuronCore(cfg, layer) for layer in (0, 1)]
-        self.updates = [LayerUpdate(cfg, layer, words) for layer, words in enumerate(weights)]
+        self.updates = [LayerUpdate(cfg, layer, words, single_port=layer in single_port_layers)
+                        for layer, words in enumerate(weights)]
         sizes = cfg.network.layer_sizes
         self.depths = [sizes[layer] * cfg.groups[layer] for layer in (0, 1)]
         layouts = Layouts(cfg)

@@ -72,16 +72,19 @@ def delayed(m: Module, strobe) -> Signal:
 
 
 class Accelerator(wiring.Component):
-    """The whole chip for ``cfg``: ``s_axil`` registers, ``s_axis`` event words, ``m_axis`` output packets."""
+    """The whole chip for ``cfg``: ``s_axil`` registers, ``s_axis`` event words, ``m_axis`` output packets.
 
-    def __init__(self, cfg: AcceleratorConfig):
+    ``single_port_layers``: the layers whose weights sit in single-port memory (``LayerEngine``).
+    """
+
+    def __init__(self, cfg: AcceleratorConfig, single_port_layers: tuple[int, ...] = ()):
         self.cfg = cfg
         self.regmap = build_register_map(cfg)
         self.layout = WeightLayout(cfg)
         sizes = cfg.network.layer_sizes
         zeros = [torch.zeros(n_in, groups, cfg.lanes, dtype=torch.int64)
                  for n_in, groups in zip(sizes[:-1], cfg.groups)]
-        self.engine = LayerEngine(cfg, zeros)
+        self.engine = LayerEngine(cfg, zeros, single_port_layers=single_port_layers)
         super().__init__({"s_axil": In(AxiLiteSignature()), "s_axis": In(AxiStreamSignature),
                           "m_axis": Out(AxiStreamSignature)})
 

@@ -339,10 +339,13 @@ def output_depth_for(cfg: AcceleratorConfig, packets: int = 2) -> int:
 
 class SerialAccelerator(wiring.Component):
     """The accelerator top behind a UART: ``rx``/``tx`` pins at ``baud`` from ``cfg.clock_hz`` (or an explicit
-    ``divider`` of clocks per bit), the ``serial`` transport's frames on them."""
+    ``divider`` of clocks per bit), the ``serial`` transport's frames on them. ``single_port_layers`` as for
+    ``Accelerator``."""
 
-    def __init__(self, cfg: AcceleratorConfig, baud: int = DEFAULT_BAUD, divider: int | None = None):
+    def __init__(self, cfg: AcceleratorConfig, baud: int = DEFAULT_BAUD, divider: int | None = None,
+                 single_port_layers: tuple[int, ...] = ()):
         self.cfg = cfg
+        self.single_port_layers = single_port_layers
         self.divider = divider if divider is not None else clocks_per_bit(cfg.clock_hz, baud)
         _check_divider(self.divider)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
@@ -352,7 +355,7 @@ class SerialAccelerator(wiring.Component):
         m.submodules.uart_rx = rx = UartRx(self.divider)
         m.submodules.uart_tx = tx = UartTx(self.divider)
         m.submodules.bridge = bridge = SerialBridge(output_depth_for(self.cfg))
-        m.submodules.top = top = Accelerator(self.cfg)
+        m.submodules.top = top = Accelerator(self.cfg, self.single_port_layers)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
         wiring.connect(m, rx.bytes, bridge.requests)
         wiring.connect(m, bridge.answers, tx.bytes)

@@ -9,12 +9,20 @@ cycle to hold what was read, one for the lanes), so it sustains one word
 per cycle. It reads P pre traces at a time: the active
 rows of a word follow one another without a gap, and a word whose P traces
 are all zero costs one cycle.
+
+With ``single_port`` the weight memory has one port (the iCE40 UP5K's
+SB_SPRAM256KA): a word is written back three cycles after its read (one
+more register) and no word is read in a cycle that writes one, so the walk
+averages two cycles per word (three reads, three writes) and the last write
+lands one cycle later. On iCE40 the memory is built from SPRAM
+primitives; elsewhere (and in simulation) it is an Amaranth ``Memory``
+used through one address.
 """
 
 from __future__ import annotations
 
 import torch
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -76,6 +84,58 @@ class UpdateLanes(wiring.Component):
         return m
 
 
+SPRAM_ADDRESS_BITS, SPRAM_WIDTH = 14, 16
+SPRAM_DEPTH = 1 << SPRAM_ADDRESS_BITS
+
+
+class SinglePortMemory(Elaboratable):
+    """A synchronous single-port memory: ``addr`` is read (``rdata`` next cycle) or, with ``we``, written.
+
+    On an iCE40 platform it is ``ceil(width / 16)`` SB_SPRAM256KA side by side
+    (16K words deep). SPRAM cannot be initialised, so there ``init`` must be
+    all zero: the host loads the weights (the accelerator's top starts from
+    zero weights anyway). Elsewhere it is a ``Memory`` with
+    ``init`` whose read and write ports share the address; what is read in a
+    write cycle is not used.
+    """
+
+    def __init__(self, layout: data.ArrayLayout, depth: int, init: list[list[int]]):
+        self.layout, self.depth, self.init = layout, depth, init
+        self.addr = Signal(range(max(depth, 2)))
+        self.we = Signal()
+        self.wdata = Signal(layout)
+        self.rdata = Signal(layout)
+
+    def elaborate(self, platform):
+        on_ice40 = getattr(platform, "family", None) == "iCE40"
+        if on_ice40 and any(any(word) for word in self.init):
+            raise ValueError("SPRAM cannot be initialised: a single-port weight memory on iCE40 must start "
+                             "from zero weights")
+        if on_ice40 and self.depth > SPRAM_DEPTH:
+            raise ValueError(f"a single-port weight memory of {self.depth} words is deeper than an SPRAM "
+                             f"({SPRAM_DEPTH} words)")
+        m = Module()
+        if on_ice40:
+            width = self.layout.size
+            wdata, rdata = self.wdata.as_value(), self.rdata.as_value()
+            for index, low in enumerate(range(0, width, SPRAM_WIDTH)):
+                high = min(low + SPRAM_WIDTH, width)
+                part = Signal(SPRAM_WIDTH)
+                m.submodules[f"spram{index}"] = Instance(
+                    "SB_SPRAM256KA",
+                    i_ADDRESS=Cat(self.addr, Const(0, SPRAM_ADDRESS_BITS - len(self.addr))),
+                    i_DATAIN=Cat(wdata[low:high], Const(0, SPRAM_WIDTH - (high - low))),
+                    i_MASKWREN=0b1111, i_WREN=self.we, i_CHIPSELECT=1, i_CLOCK=ClockSignal("sync"),
+                    i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=part)
+                m.d.comb += rdata[low:high].eq(part)
+        else:
+            m.submodules.memory = memory = Memory(shape=self.layout, depth=self.depth, init=self.init)
+            read, write = memory.read_port(), memory.write_port()
+            m.d.comb += [read.addr.eq(self.addr), write.addr.eq(self.addr), write.en.eq(self.we),
+                         write.data.eq(self.wdata), self.rdata.eq(read.data)]
+        return m
+
+
 class LayerUpdate(wiring.Component):
     """A layer's weight memory with its update sequencer.
 
@@ -86,12 +146,15 @@ class LayerUpdate(wiring.Component):
     ``weight_data`` (one cycle latency) and, with ``weight_we``, writes
     ``weight_wdata`` there; ``pre_read_addr`` reads a pre-trace word back the
     same way.
-    ``visits`` and ``busy_cycles`` count for benchmarks.
+    ``visits`` and ``busy_cycles`` count for benchmarks. ``single_port``
+    puts the weights in a ``SinglePortMemory`` and walks one word per two cycles.
     """
 
-    def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, counter_bits: int = 32):
+    def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, counter_bits: int = 32,
+                 single_port: bool = False):
         self.cfg = cfg
         self.layer = layer
+        self.single_port = single_port
         self.n_in = cfg.network.layer_sizes[layer]
         self.groups = cfg.groups[layer]
         expected = (self.n_in, self.groups, cfg.lanes)
@@ -117,11 +180,14 @@ class LayerUpdate(wiring.Component):
         m = Module()
         cfg, layouts, groups, n_in, lanes = self.cfg, self.layouts, self.groups, self.n_in, self.cfg.lanes
         n_words = self.pre_words
-        m.submodules.weights = weights = Memory(shape=layouts.word, depth=n_in * groups, init=self.init_words)
+        if self.single_port:
+            m.submodules.weights = weights = SinglePortMemory(layouts.word, n_in * groups, self.init_words)
+        else:
+            m.submodules.weights = weights = Memory(shape=layouts.word, depth=n_in * groups, init=self.init_words)
+            weight_rd, weight_wr = weights.read_port(), weights.write_port()
         m.submodules.pres = pres = Memory(shape=layouts.pre_word, depth=n_words, init=[])
         m.submodules.factors = factors = Memory(shape=layouts.factors, depth=groups, init=[])
         m.submodules.update_lanes = update_lanes = UpdateLanes(cfg, layer_shift(cfg, self.layer))
-        weight_rd, weight_wr = weights.read_port(), weights.write_port()
         pre_rd, pre_wr, pre_host = pres.read_port(), pres.write_port(), pres.read_port()
         m.d.comb += [pre_host.addr.eq(self.pre_read_addr), self.pre_read_data.eq(pre_host.data)]
         factor_rd, factor_wr = factors.read_port(), factors.write_port()
@@ -185,16 +251,30 @@ class LayerUpdate(wiring.Component):
         write_addr = Signal(range(n_in * groups))
         held_word, held_factors = Signal(layouts.word), Signal(layouts.factors)
         held_pre, held_noise = Signal(layouts.pre), Signal(layouts.noise)
+        read_addr, read_data = Signal.like(self.weight_addr), Signal(layouts.word)
         m.d.sync += [stage_valid.eq(0), write_valid.eq(stage_valid), write_addr.eq(stage_addr),
-                     held_word.eq(weight_rd.data), held_factors.eq(factor_rd.data), held_pre.eq(stage_pre),
+                     held_word.eq(read_data), held_factors.eq(factor_rd.data), held_pre.eq(stage_pre),
                      held_noise.eq(self.noise)]
         m.d.comb += [
             update_lanes.word.eq(held_word), update_lanes.factors.eq(held_factors),
             update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise),
-            weight_wr.addr.eq(Mux(write_valid, write_addr, self.weight_addr)),
-            weight_wr.data.eq(Mux(write_valid, update_lanes.updated.as_value(), self.weight_wdata.as_value())),
-            weight_rd.addr.eq(self.weight_addr), self.weight_data.eq(weight_rd.data),
+            read_addr.eq(self.weight_addr), self.weight_data.eq(read_data),
         ]
+        # The word written back: with one port it waits a cycle more, so it never meets the next read.
+        if self.single_port:
+            store, store_addr, store_data = Signal(), Signal.like(write_addr), Signal(layouts.word)
+            m.d.sync += [store.eq(write_valid), store_addr.eq(write_addr), store_data.eq(update_lanes.updated)]
+        else:
+            store, store_addr, store_data = write_valid, write_addr, update_lanes.updated
+        host_write = self.weight_we & ~store  # the enable is gated to IDLE below
+        if self.single_port:
+            m.d.comb += [weights.addr.eq(Mux(store, store_addr, read_addr)), read_data.eq(weights.rdata),
+                         weights.wdata.eq(Mux(store, store_data.as_value(), self.weight_wdata.as_value()))]
+        else:
+            m.d.comb += [weight_rd.addr.eq(read_addr), read_data.eq(weight_rd.data),
+                         weight_wr.addr.eq(Mux(store, store_addr, self.weight_addr)),
+                         weight_wr.data.eq(Mux(store, store_data.as_value(), self.weight_wdata.as_value()))]
+        stall = store if self.single_port else Const(0)  # the one port is writing: no read this cycle
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -214,34 +294,35 @@ class LayerUpdate(wiring.Component):
                     m.d.comb += next_word.eq(word + 1)
             with m.State("VISIT"):
                 address = row_base + group
-                m.d.comb += [self.busy.eq(1), weight_rd.addr.eq(address), factor_rd.addr.eq(group),
-                             self.lfsr_step.eq(1)]
-                m.d.sync += [stage_valid.eq(1), stage_addr.eq(address), stage_pre.eq(row_pre)]
-                saturating_increment(m, self.visits, 1)
                 # Look one word ahead, so an active row of the next word follows without a SCAN cycle.
-                m.d.comb += pre_rd.addr.eq(word + 1)
+                m.d.comb += [self.busy.eq(1), pre_rd.addr.eq(word + 1)]
                 ahead = nonzero_rows(pre_rd.data)
-                with m.If(has_next):
-                    m.d.sync += group.eq(following)
-                with m.Elif(pending.any()):
-                    enter_row(word, word_pres, pending)
-                with m.Elif(last_word):
-                    m.next = "FLUSH"
-                with m.Elif(ahead.any()):
-                    m.d.comb += [next_word.eq(word + 1), pre_rd.addr.eq(word + 2)]
-                    enter_row(word + 1, pre_rd.data, ahead)
-                with m.Elif(word + 1 == n_words - 1):
-                    m.next = "FLUSH"
-                with m.Else():
-                    m.d.comb += [next_word.eq(word + 2), pre_rd.addr.eq(word + 2)]
-                    m.next = "SCAN"
+                with m.If(~stall):
+                    m.d.comb += [read_addr.eq(address), factor_rd.addr.eq(group), self.lfsr_step.eq(1)]
+                    m.d.sync += [stage_valid.eq(1), stage_addr.eq(address), stage_pre.eq(row_pre)]
+                    saturating_increment(m, self.visits, 1)
+                    with m.If(has_next):
+                        m.d.sync += group.eq(following)
+                    with m.Elif(pending.any()):
+                        enter_row(word, word_pres, pending)
+                    with m.Elif(last_word):
+                        m.next = "FLUSH"
+                    with m.Elif(ahead.any()):
+                        m.d.comb += [next_word.eq(word + 1), pre_rd.addr.eq(word + 2)]
+                        enter_row(word + 1, pre_rd.data, ahead)
+                    with m.Elif(word + 1 == n_words - 1):
+                        m.next = "FLUSH"
+                    with m.Else():
+                        m.d.comb += [next_word.eq(word + 2), pre_rd.addr.eq(word + 2)]
+                        m.next = "SCAN"
             with m.State("FLUSH"):
                 m.d.comb += self.busy.eq(1)
                 m.next = "IDLE"
-        with m.If(write_valid):
+        with m.If(write_valid | store):
             m.d.comb += self.busy.eq(1)
         # Host writes only while idle; unconditional, so Icarus sees the enable from time 0.
-        m.d.comb += weight_wr.en.eq(write_valid | (self.weight_we & fsm.ongoing("IDLE") & ~write_valid))
+        write_enable = store | (host_write & fsm.ongoing("IDLE"))
+        m.d.comb += (weights.we if self.single_port else weight_wr.en).eq(write_enable)
         saturating_increment(m, self.busy_cycles, self.busy)
         return m
 
@@ -251,9 +332,9 @@ class LayerUpdateWithBank(wiring.Component):
 
     BANK_PORTS = ("noise", "lfsr_step")
 
-    def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor):
+    def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, single_port: bool = False):
         self.bank = LfsrBank(cfg.lfsr, cfg.lanes)
-        self.update = LayerUpdate(cfg, layer, words)
+        self.update = LayerUpdate(cfg, layer, words, single_port=single_port)
         members = self.update.signature.members
         super().__init__({name: member for name, member in members.items() if name not in self.BANK_PORTS})
 
