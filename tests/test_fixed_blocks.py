@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,6 +11,7 @@ from eligo.config import (AcceleratorConfig, ConfigError, LearningConfig, LfsrFo
 from eligo.fixed.blocks import (decay_trace, integrate_events, project_signal, psi_lookup, softmax_error,
                                 square_wave, stochastic_shift, update_layer, update_post_trace, update_pre_trace,
                                 update_word)
+from eligo.fixed import lfsr
 from eligo.fixed.lfsr import lane_seeds, lane_states, lane_states_run, lfsr_sequence, lfsr_step
 
 T = torch.tensor
@@ -127,7 +129,7 @@ def test_lfsr_rejects_non_maximal_taps():
         lfsr_sequence(LfsrFormat(bits=4, taps=0x8, seed=1))
 
 
-def test_lane_states_match_stepping_each_register():
+def test_lane_states_match_stepping_each_register(monkeypatch):
     fmt = LfsrFormat(bits=8, taps=0xB8, seed=0x5A)
     seeds = lane_seeds(fmt, 4)
     assert seeds[0] == 0x5A and len(set(seeds)) == 4
@@ -137,8 +139,13 @@ def test_lane_states_match_stepping_each_register():
         assert lane_states(fmt, 4, T(n)).tolist() == registers
     # The table walk across the end of the period equals the modulo form.
     period = fmt.period
-    assert torch.equal(lane_states_run(fmt, 4, period - 3, 10), lane_states(fmt, 4, torch.arange(period - 3, period + 7)))
-    assert torch.equal(lane_states_run(fmt, 4, 5, 2 * period), lane_states(fmt, 4, torch.arange(5, 5 + 2 * period)))
+    runs = [(period - 3, 10), (5, 2 * period), (period + 7, 30)]
+    expected = [lane_states(fmt, 4, torch.arange(first, first + count)).tolist() for first, count in runs]
+    for dtype in (np.int64, np.int32):
+        assert [lane_states_run(fmt, 4, first, count, dtype).tolist() for first, count in runs] == expected
+    # A bank too large for the lane table reads a strided view of the sequence instead: the same states.
+    monkeypatch.setattr(lfsr, "LANE_TABLE_ENTRIES", 0)
+    assert [lane_states_run(fmt, 4, first, count).tolist() for first, count in runs] == expected
 
 
 def test_update_layer_equals_update_word_in_visit_order():

@@ -1,8 +1,11 @@
 """Per-block functions of the datapath; each is the scoreboard of one RTL block.
 
-Inputs and outputs are int64 torch tensors, with explicit saturation where
-the hardware saturates (``update_layer`` computes in numpy inside, on the
-weight memory's own storage). ``docs/fixed-point.md`` states the formats and the order.
+Inputs are int64 torch tensors or numpy arrays, and a block answers in the
+kind it was given, with explicit saturation where the hardware saturates.
+The model runs them on numpy arrays (a small numpy operation costs a
+fraction of a torch one, and a learning step is a hundred small
+operations); the RTL benches call them with tensors.
+``docs/fixed-point.md`` states the formats and the order.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import numpy as np
 import torch
 
 from eligo.config import AcceleratorConfig, LearningConfig, PsiTable, TraceFormat
-from eligo.fixed.arith import saturate, shift_right
+from eligo.fixed.arith import clamp, saturate, shift_right
 from eligo.fixed.lfsr import lane_states_run
 
 
-def integrate_events(spikes: torch.Tensor, weights: torch.Tensor, accumulator_bits: int) -> torch.Tensor:
+def integrate_events(spikes, weights, accumulator_bits: int):
     """Input current of every neuron: the sum of the weight rows of the inputs that spiked.
 
     The accumulator is wide enough never to overflow, so the sum is
@@ -27,57 +30,62 @@ def integrate_events(spikes: torch.Tensor, weights: torch.Tensor, accumulator_bi
     2**accumulator_bits <= 2**24 (float32) or 2**53 (float64).
     """
     if spikes.shape[0] == 1:
-        return weights.index_select(0, spikes[0].nonzero().view(-1)).sum(dim=0, keepdim=True)
+        return weights[spikes[0] != 0].sum(0)[None]
     dtype = torch.float32 if accumulator_bits <= 24 else torch.float64
-    return (spikes.to(dtype) @ weights.to(dtype)).to(torch.int64)
+    current = (torch.as_tensor(spikes).to(dtype) @ torch.as_tensor(weights).to(dtype)).to(torch.int64)
+    return current.numpy() if isinstance(spikes, np.ndarray) else current
 
 
-def decay_trace(trace: torch.Tensor, code: int, fmt: TraceFormat) -> torch.Tensor:
+def decay_trace(trace, code: int, fmt: TraceFormat):
     """floor(lambda * trace): 'shift' as t - ceil(t / 2**k) (reaches 0), 'multiply' as (t * m) >> frac."""
     if fmt.decay == "shift":
         return trace - shift_right(trace + ((1 << code) - 1), code)
     return shift_right(trace * code, fmt.decay_frac_bits)
 
 
-def update_pre_trace(trace: torch.Tensor, spikes: torch.Tensor, code: int, fmt: TraceFormat) -> torch.Tensor:
+def update_pre_trace(trace, spikes, code: int, fmt: TraceFormat):
     """q <- min(floor(lambda q) + pre_increment * x, max): the trace includes this step's spike.
 
     ``code`` is the decay code: ``fmt.pre_decay`` for LIF layers, ``readout.pre_decay`` for the readout.
     """
-    return (decay_trace(trace, code, fmt) + fmt.pre_increment * spikes).clamp(max=fmt.max_value)
+    return clamp(decay_trace(trace, code, fmt) + fmt.pre_increment * spikes, hi=fmt.max_value)
 
 
-def update_post_trace(trace: torch.Tensor, psi: torch.Tensor, fmt: TraceFormat) -> torch.Tensor:
+def update_post_trace(trace, psi, fmt: TraceFormat):
     """h <- min(floor(lambda_post h) + Psi, max)."""
-    return (decay_trace(trace, fmt.post_decay, fmt) + psi).clamp(max=fmt.max_value)
+    return clamp(decay_trace(trace, fmt.post_decay, fmt) + psi, hi=fmt.max_value)
 
 
-def psi_lookup(integrated: torch.Tensor, threshold: int, table: PsiTable) -> torch.Tensor:
+def psi_lookup(integrated, threshold: int, table: PsiTable):
     """Psi of the membrane before reset: values[|v - threshold| >> index_shift], 0 past the table."""
-    index = shift_right((integrated - threshold).abs(), table.index_shift)
-    return _rom(table.values)[index.clamp(max=len(table.values))]
+    return read_rom(table.values, shift_right(abs(integrated - threshold), table.index_shift))
+
+
+def read_rom(values: tuple[int, ...], index):
+    """values[index] for a non-negative index, 0 past the end: the ROM and its out-of-range read."""
+    rom = _rom(values)
+    index = clamp(index, hi=len(values))
+    return rom[index] if isinstance(index, np.ndarray) else torch.from_numpy(rom)[index]
 
 
 @lru_cache(maxsize=16)
-def _rom(values: tuple[int, ...]) -> torch.Tensor:
-    """A lookup table as a tensor, with the 0 that every index past its end reads (built once per table)."""
-    return torch.tensor(values + (0,), dtype=torch.int64)
+def _rom(values: tuple[int, ...]) -> np.ndarray:
+    """A lookup table with the 0 that every index past its end reads (built once per table)."""
+    return np.array(values + (0,), dtype=np.int64)
 
 
-def softmax_error(logits: torch.Tensor, label: int, shift: int, learning: LearningConfig) -> torch.Tensor:
+def softmax_error(logits, label: int, shift: int, learning: LearningConfig):
     """Integer error_unit * (y - softmax(z)) for one sample's logits [C], with an exp table and one divider.
 
     d_k = (max z - z_k) >> shift; E_k = exp_values[d_k] (0 past the table);
     p_k = round(error_unit * E_k / sum E) (half up: (2 u E_k + S) // 2S);
     e_k = error_unit * y_k - p_k.
     """
-    index = shift_right(logits.max(dim=-1, keepdim=True).values - logits, shift)
-    numerators = _rom(learning.exp_values)[index.clamp(max=len(learning.exp_values))]
-    total = numerators.sum(dim=-1, keepdim=True)
-    probabilities = torch.div(2 * learning.error_unit * numerators + total, 2 * total, rounding_mode="floor")
-    target = torch.zeros_like(logits)
-    target[..., label] = learning.error_unit
-    return target - probabilities
+    numerators = read_rom(learning.exp_values, shift_right(logits.max() - logits, shift))
+    total = numerators.sum()
+    error = -((2 * learning.error_unit * numerators + total) // (2 * total))
+    error[label] += learning.error_unit
+    return error
 
 
 def square_wave(n_classes: int, n_neurons: int, learning: LearningConfig) -> torch.Tensor:
@@ -87,18 +95,17 @@ def square_wave(n_classes: int, n_neurons: int, learning: LearningConfig) -> tor
     return 1 - 2 * ((neuron[None, :] // half[:, None]) & 1)
 
 
-def project_signal(projection: torch.Tensor, error: torch.Tensor, learning: LearningConfig) -> torch.Tensor:
+def project_signal(projection, error, learning: LearningConfig):
     """Hidden learning signal L_i = sat(sum_k B[k, i] e_k): additions only, saturated to signal_bits."""
     return saturate(error @ projection, learning.signal_bits)
 
 
-def stochastic_shift(product: torch.Tensor, noise: torch.Tensor, shift: int) -> torch.Tensor:
+def stochastic_shift(product, noise, shift: int):
     """floor((product + r) / 2**shift), r = the low ``shift`` bits of the LFSR state: unbiased rounding."""
     return shift_right(product + (noise & ((1 << shift) - 1)), shift)
 
 
-def update_word(word: torch.Tensor, causal: torch.Tensor, noncausal: torch.Tensor, pre_trace: int, pre_spike: int,
-                noise: torch.Tensor, lr_shift: int, weight_bits: int) -> torch.Tensor:
+def update_word(word, causal, noncausal, pre_trace: int, pre_spike: int, noise, lr_shift: int, weight_bits: int):
     """New value of one memory word of P weights (one input j, P consecutive neurons).
 
     dW_l = (causal_l * q_j + noncausal_l * x_j + r_l) >> lr_shift, then saturate
@@ -109,9 +116,8 @@ def update_word(word: torch.Tensor, causal: torch.Tensor, noncausal: torch.Tenso
     return saturate(word + stochastic_shift(product, noise, lr_shift), weight_bits)
 
 
-def update_layer(words: torch.Tensor, causal: torch.Tensor, noncausal: torch.Tensor, pre_trace: torch.Tensor,
-                 pre_spikes: torch.Tensor, lr_shift: int, cfg: AcceleratorConfig,
-                 lfsr_steps: int) -> tuple[torch.Tensor, int]:
+def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int, cfg: AcceleratorConfig,
+                 lfsr_steps: int):
     """Update a layer's weight memory in place, as the datapath does; returns (words, LFSR steps so far).
 
     ``words`` is [n_in, groups, lanes] (address = j * groups + g). A word is
@@ -120,32 +126,34 @@ def update_layer(words: torch.Tensor, causal: torch.Tensor, noncausal: torch.Ten
     every lane's LFSR steps once per visit, before its state is used. With
     stochastic rounding off the noise is 2**(lr_shift-1) (round half up).
     """
-    n_in, n_groups, lanes = words.shape
-    memory = words.numpy()  # the same storage: written in place
-    factors = np.zeros((2, n_groups * lanes), dtype=np.int64)
-    factors[0, :causal.shape[-1]] = causal.numpy()
-    factors[1, :noncausal.shape[-1]] = noncausal.numpy()
-    factors = factors.reshape(2, n_groups, lanes)
-    with_noncausal = bool(factors[1].any())
-    rows = np.flatnonzero(pre_trace.numpy())
-    groups = np.flatnonzero(factors.any(axis=(0, 2)) if with_noncausal else factors[0].any(axis=1))
-    n_rows, n_active = len(rows), len(groups)
+    memory = np.asarray(words)  # the same storage: written in place
+    if not memory.flags.c_contiguous:
+        raise ValueError("update_layer writes the weight memory through a flat view: words must be contiguous")
+    n_in, n_groups, lanes = memory.shape
+    causal, noncausal, pre_trace = np.asarray(causal), np.asarray(noncausal), np.asarray(pre_trace)
+    with_noncausal = bool(noncausal.any())
+    # A lane whose factors are both 0 takes a zero product, and (0 + r) >> s = 0: only the other lanes (columns)
+    # can change, so only they are computed. The skipping rule, which steps the LFSRs, still goes by whole words.
+    columns = np.flatnonzero(causal | noncausal if with_noncausal else causal)
+    column_groups = columns // lanes
+    active = np.zeros(n_groups, dtype=bool)
+    active[column_groups] = True
+    rows = np.flatnonzero(pre_trace)
+    n_rows, n_active = len(rows), int(np.count_nonzero(active))
     visits = n_rows * n_active
     if visits == 0:
         return words, lfsr_steps
-    # The products and the noise fit in int32 for all but the widest formats; int32 halves the memory traffic.
-    dtype = np.int32 if cfg.update_product_bits < 32 and cfg.lfsr.bits < 32 else np.int64
     if cfg.learning.stochastic_rounding:
-        noise = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits).numpy().reshape(n_rows, n_active, lanes)
+        # Row i's visit of its k-th active group is visit i * n_active + k; a column reads its lane of that visit.
+        states = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits, np.int32).reshape(n_rows, -1)
+        in_visit = columns if n_active == n_groups else (np.cumsum(active) - 1)[column_groups] * lanes + columns % lanes
+        noise = states[:, in_visit]
     else:
-        noise = np.full((n_rows, n_active, lanes), (1 << lr_shift) >> 1, dtype=dtype)
-    product = factors[0, groups].astype(dtype) * pre_trace.numpy()[rows].astype(dtype)[:, None, None]
+        noise = (1 << lr_shift) >> 1
+    product = causal[columns] * pre_trace[rows, None]
     if with_noncausal:
-        product += factors[1, groups].astype(dtype) * pre_spikes.numpy()[rows].astype(dtype)[:, None, None]
-    change = stochastic_shift(product, noise.astype(dtype, copy=False), lr_shift)
-    if n_active == n_groups:  # the common case: whole rows
-        memory[rows] = saturate(memory[rows] + change, cfg.weight_bits)
-    else:
-        where = (rows[:, None], groups[None, :])
-        memory[where] = saturate(memory[where] + change, cfg.weight_bits)
+        product += noncausal[columns] * np.asarray(pre_spikes)[rows, None]
+    flat = memory.reshape(-1)
+    where = (rows * (n_groups * lanes))[:, None] + columns
+    flat[where] = saturate(flat[where] + stochastic_shift(product, noise, lr_shift), cfg.weight_bits)
     return words, lfsr_steps + visits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from eligo.config import ConfigError, LfsrFormat
@@ -51,20 +52,43 @@ def lane_states(fmt: LfsrFormat, lanes: int, steps: torch.Tensor) -> torch.Tenso
     return lfsr_sequence(fmt)[index]
 
 
-def lane_states_run(fmt: LfsrFormat, lanes: int, first: int, count: int) -> torch.Tensor:
-    """States of all lanes after first, first + 1, ..., first + count - 1 steps: [count, lanes].
+# Largest lane table (period x lanes entries) kept: 1 M for the default 16-bit, 16-lane bank.
+LANE_TABLE_ENTRIES = 1 << 24
 
-    Same values as ``lane_states`` on a range, without a modulo or a copy:
-    lane l's states are a run of consecutive entries of the sequence, and
-    lanes are ``period // lanes`` entries apart, so the result is a strided
-    (read-only) view of a table of the sequence repeated three times.
+
+def lane_states_run(fmt: LfsrFormat, lanes: int, first: int, count: int, dtype=np.int64) -> np.ndarray:
+    """States of all lanes after first, first + 1, ..., first + count - 1 steps: [count, lanes] (numpy, read-only).
+
+    Same values as ``lane_states`` on a range, without a modulo: rows of a
+    cached table of every lane's state after n steps, kept in ``dtype`` (the
+    update datapath reads it as int32), so a run is a slice that lies in
+    memory in the order the update reads it. Where that table would be too
+    large, a strided view of the sequence repeated three times (lane l's
+    states are a run of consecutive entries, lanes ``period // lanes`` apart).
     """
     if count >= fmt.period:
-        return lane_states(fmt, lanes, torch.arange(first, first + count))
-    stride = fmt.period // lanes
-    return _tripled_sequence(fmt).as_strided((count, lanes), (1, stride), first % fmt.period)
+        return lane_states(fmt, lanes, torch.arange(first, first + count)).numpy().astype(dtype)
+    start = first % fmt.period
+    if fmt.period * lanes <= LANE_TABLE_ENTRIES:
+        table = _lane_table(fmt, lanes, np.dtype(dtype))
+        if start + count <= fmt.period:
+            return table[start:start + count]
+        return np.concatenate((table[start:], table[:start + count - fmt.period]))
+    table = _tripled_sequence(fmt, np.dtype(dtype))
+    return np.ndarray((count, lanes), table.dtype, table, start * table.itemsize,
+                      (table.itemsize, (fmt.period // lanes) * table.itemsize))
 
 
 @lru_cache(maxsize=8)
-def _tripled_sequence(fmt: LfsrFormat) -> torch.Tensor:
-    return lfsr_sequence(fmt).repeat(3)
+def _lane_table(fmt: LfsrFormat, lanes: int, dtype: np.dtype) -> np.ndarray:
+    """[period, lanes]: row n holds every lane's state after n steps."""
+    table = lane_states(fmt, lanes, torch.arange(fmt.period)).numpy().astype(dtype)
+    table.flags.writeable = False
+    return table
+
+
+@lru_cache(maxsize=8)
+def _tripled_sequence(fmt: LfsrFormat, dtype: np.dtype) -> np.ndarray:
+    table = np.tile(lfsr_sequence(fmt).numpy().astype(dtype), 3)
+    table.flags.writeable = False
+    return table

@@ -13,6 +13,10 @@ Order within a step (docs/fixed-point.md, "One time step"):
    signals, then weight updates layer by layer (first hidden layer first,
    readout last), each in the visit order of ``update_layer``. The next step
    sees the new weights.
+
+The step runs on numpy views of the state and the weight memories: a time
+step is about a hundred small operations, and a numpy one costs a fraction of
+a torch one. The state and the memories stay torch tensors for the caller.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from eligo.config import AcceleratorConfig
@@ -58,12 +63,12 @@ class ChipState:
 
 @dataclass
 class StepTrace:
-    """What one step left for the learning datapath (batch 1)."""
+    """What one step left for the learning datapath (batch 1), as numpy arrays."""
 
-    inputs: list[torch.Tensor]
-    psis: list[torch.Tensor]
-    previous_post: list[torch.Tensor]
-    spikes: list[torch.Tensor]
+    inputs: list[np.ndarray]
+    psis: list[np.ndarray]
+    previous_post: list[np.ndarray]
+    spikes: list[np.ndarray]
 
 
 class FixedModel:
@@ -89,8 +94,10 @@ class FixedModel:
             self.words.append(padded.view(n_in, groups, cfg.lanes))
         self.lfsr_steps = 0
         self.synaptic_ops = 0
-        self.projections = [square_wave(cfg.network.n_classes, n, cfg.learning) for n in cfg.network.hidden]
-        self.accumulator_bits = cfg.accumulator_bits  # a property of the config, read at every step
+        self.projections = [square_wave(cfg.network.n_classes, n, cfg.learning).numpy()
+                            for n in cfg.network.hidden]
+        # Properties of the config, read at every step.
+        self.accumulator_bits, self.readout_neuron = cfg.accumulator_bits, cfg.readout_neuron
 
     def weights(self, layer: int) -> torch.Tensor:
         """Layer's weights as a [n_in, n_out] view of its memory."""
@@ -104,11 +111,17 @@ class FixedModel:
         return ChipState([zeros(n) for n in hidden], zeros(sizes[-1]), [zeros(n) for n in sizes[:-1]],
                          [zeros(n) for n in hidden], zeros(sizes[-1]))
 
-    def _current(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        weights = self.weights(layer)
-        self.synaptic_ops += int(x.sum()) * weights.shape[1]
-        current = integrate_events(x, weights, self.accumulator_bits[layer])
-        return saturate(current, self.cfg.neuron.input_bits)
+    def _memory(self, layer: int) -> np.ndarray:
+        """Layer's weights [n_in, n_out] as a numpy view of its memory."""
+        n_in, groups, lanes = self.words[layer].shape
+        return self.words[layer].numpy().reshape(n_in, groups * lanes)[:, :self.cfg.network.layer_sizes[layer + 1]]
+
+    def _current(self, layer: int, x: torch.Tensor) -> np.ndarray:
+        """Saturated input current of a layer for its 0/1 input spikes x (a tensor: subclasses observe it here)."""
+        weights = self._memory(layer)
+        spikes = x.numpy()
+        self.synaptic_ops += int(np.count_nonzero(spikes)) * weights.shape[1]
+        return saturate(integrate_events(spikes, weights, self.accumulator_bits[layer]), self.cfg.neuron.input_bits)
 
     def step(self, state: ChipState, spikes: torch.Tensor, label: int | None = None, t: int = 0) -> torch.Tensor:
         """Advance one time step for [batch, n_inputs] 0/1 inputs; returns the logits.
@@ -116,33 +129,41 @@ class FixedModel:
         Learns (batch 1 only) when given a label and t >= learn_start_step.
         """
         cfg = self.cfg
-        x = spikes.to(torch.int64)
+        learn = label is not None and t >= cfg.learning.learn_start_step
+        if learn and spikes.shape[0] != 1:
+            raise ValueError(f"on-chip learning runs at batch size 1, got a batch of {spikes.shape[0]}")
+        x = np.asarray(spikes, dtype=np.int64)
         trace = StepTrace([], [], [], [])
         for layer in range(len(cfg.network.hidden)):
-            integrated = lif_integrate(state.membranes[layer], self._current(layer, x), cfg.neuron)
-            state.membranes[layer], out = lif_fire(integrated, cfg.neuron)
+            integrated = lif_integrate(state.membranes[layer].numpy(), self._current(layer, torch.from_numpy(x)),
+                                       cfg.neuron)
+            membrane, out = lif_fire(integrated, cfg.neuron)
             psi = psi_lookup(integrated, cfg.neuron.threshold, cfg.psi)
-            state.pre_traces[layer] = update_pre_trace(state.pre_traces[layer], x, cfg.traces.pre_decay, cfg.traces)
-            trace.previous_post.append(state.post_traces[layer])
-            state.post_traces[layer] = update_post_trace(state.post_traces[layer], psi, cfg.traces)
+            pre = update_pre_trace(state.pre_traces[layer].numpy(), x, cfg.traces.pre_decay, cfg.traces)
+            previous_post = state.post_traces[layer].numpy()
+            post = update_post_trace(previous_post, psi, cfg.traces)
+            state.membranes[layer] = torch.from_numpy(membrane)
+            state.pre_traces[layer] = torch.from_numpy(pre)
+            state.post_traces[layer] = torch.from_numpy(post)
             trace.inputs.append(x)
             trace.psis.append(psi)
+            trace.previous_post.append(previous_post)
             trace.spikes.append(out)
             x = out
         readout = len(cfg.network.hidden)
-        state.logits = lif_integrate(state.logits, self._current(readout, x), cfg.readout_neuron)
-        state.pre_traces[readout] = update_pre_trace(state.pre_traces[readout], x, cfg.readout.pre_decay, cfg.traces)
+        logits = lif_integrate(state.logits.numpy(), self._current(readout, torch.from_numpy(x)), self.readout_neuron)
+        pre = update_pre_trace(state.pre_traces[readout].numpy(), x, cfg.readout.pre_decay, cfg.traces)
+        state.logits = torch.from_numpy(logits)
+        state.pre_traces[readout] = torch.from_numpy(pre)
+        state.scores = torch.from_numpy(saturate(state.scores.numpy() + logits, cfg.readout.score_bits))
         trace.inputs.append(x)
-        state.scores = saturate(state.scores + state.logits, cfg.readout.score_bits)
-        if label is not None and t >= cfg.learning.learn_start_step:
-            if x.shape[0] != 1:
-                raise ValueError(f"on-chip learning runs at batch size 1, got a batch of {x.shape[0]}")
+        if learn:
             self._learn(state, trace, label)
         return state.logits
 
     def _learn(self, state: ChipState, trace: StepTrace, label: int) -> None:
         cfg, learning = self.cfg, self.cfg.learning
-        error = softmax_error(state.logits[0], label, learning.readout_softmax_shift, learning)
+        error = softmax_error(state.logits.numpy()[0], label, learning.readout_softmax_shift, learning)
         factors = []
         for layer, projection in enumerate(self.projections):
             if learning.rule == "tess":
@@ -153,17 +174,18 @@ class FixedModel:
                 signal = project_signal(projection, error, learning)
             factors.append((signal * trace.psis[layer][0],
                             learning.alpha_post * signal * trace.previous_post[layer][0], cfg.lr_shift_hidden))
-        factors.append((error, torch.zeros_like(error), learning.lr_shift))
+        factors.append((error, np.zeros_like(error), learning.lr_shift))
         for layer, (causal, noncausal, shift) in enumerate(factors):
             self.words[layer], self.lfsr_steps = update_layer(
-                self.words[layer], causal, noncausal, state.pre_traces[layer][0], trace.inputs[layer][0], shift,
-                cfg, self.lfsr_steps)
+                self.words[layer], causal, noncausal, state.pre_traces[layer].numpy()[0], trace.inputs[layer][0],
+                shift, cfg, self.lfsr_steps)
 
     def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> torch.Tensor:
         """One sample [T, n_inputs] through the chip (learning when labelled); returns its class scores [C]."""
         state = self.new_state(1)
-        for t in range(spikes.shape[0]):
-            self.step(state, spikes[t][None], label, t)
+        samples = np.asarray(spikes, dtype=np.int64)  # converted once, not at every step
+        for t in range(len(samples)):
+            self.step(state, samples[t:t + 1], label, t)
         return state.scores[0]
 
     def scores(self, spikes: torch.Tensor) -> torch.Tensor:
