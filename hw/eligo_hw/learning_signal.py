@@ -9,7 +9,7 @@ from a constant table of G rows in logic, so no memory holds B.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -77,7 +77,8 @@ class SoftmaxError(wiring.Component):
         unit = learning.error_unit
         quotient_bits = unit.bit_length()
         table = Array(learning.exp_values)
-        total_bits = (max(learning.exp_values) * classes).bit_length()
+        largest_exp = max(learning.exp_values)
+        total_bits = (largest_exp * classes).bit_length()
 
         held = Signal.like(self.logits)
         tess = Signal()
@@ -85,7 +86,10 @@ class SoftmaxError(wiring.Component):
         exps = Array(Signal(range(max(learning.exp_values) + 1), name=f"exp{k}") for k in range(classes))
         total = Signal(total_bits)
         denominator = Signal(total_bits + 1)
-        remainder = Signal(unsigned(2 * unit.bit_length() + 18 + total_bits))
+        # The dividend 2 u E_k + S at its largest, and the divisor 2S shifted to the quotient bit being tried: a
+        # register shifted right each cycle rather than a shifter on the path to the subtractor.
+        remainder = Signal(range(2 * unit * largest_exp + largest_exp * classes + 1))
+        divisor = Signal(len(denominator) + quotient_bits - 1)
         quotient = Signal(quotient_bits)
         bit = Signal(range(quotient_bits))
         klass = Signal(range(max(classes, 2)))
@@ -93,7 +97,8 @@ class SoftmaxError(wiring.Component):
         logit = Array(held[k] for k in range(classes))[klass]
 
         def load(k):
-            return remainder.eq(2 * unit * exps[k] + (denominator >> 1))
+            return [remainder.eq(2 * unit * exps[k] + (denominator >> 1)),
+                    divisor.eq(denominator << (quotient_bits - 1))]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -118,23 +123,21 @@ class SoftmaxError(wiring.Component):
                     m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [load(klass), quotient.eq(0), bit.eq(quotient_bits - 1)]
+                m.d.sync += [*load(klass), quotient.eq(0), bit.eq(quotient_bits - 1)]
                 m.next = "DIVIDE"
             with m.State("DIVIDE"):
                 m.d.comb += self.busy.eq(1)
-                trial = remainder - (denominator << bit)
-                fits = remainder >= (denominator << bit)
+                fits = remainder >= divisor
                 next_quotient = quotient | Mux(fits, 1 << bit, 0)
                 with m.If(fits):
-                    m.d.sync += remainder.eq(trial)
-                m.d.sync += quotient.eq(next_quotient)
-                m.d.sync += bit.eq(bit - 1)
+                    m.d.sync += remainder.eq(remainder - divisor)
+                m.d.sync += [quotient.eq(next_quotient), bit.eq(bit - 1), divisor.eq(divisor >> 1)]
                 with m.If(bit == 0):
                     target = Mux(klass == label, unit, 0)
                     for k in range(classes):
                         with m.If(klass == k):
                             m.d.sync += self.errors[k].eq(target - next_quotient)
-                    m.d.sync += [klass.eq(klass + 1), load(klass + 1), quotient.eq(0),
+                    m.d.sync += [klass.eq(klass + 1), *load(klass + 1), quotient.eq(0),
                                  bit.eq(quotient_bits - 1)]
                     with m.If(klass == classes - 1):
                         m.next = "IDLE"
