@@ -6,12 +6,15 @@ Each fails when the design misses the clock it was built for or no longer fits.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from eligo.cli import main
 from eligo.config import AcceleratorConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def build(tmp_path, *argv):
@@ -76,3 +79,21 @@ def test_full_accelerator_with_uart_ecp5_p8_fits_and_meets_its_clock(tmp_path):
     assert summary["peak_sop_per_s_at_clock"] == pytest.approx(8 * summary["clock_mhz"] * 1e6)
     assert (out / "accelerator.bit").stat().st_size > 100_000
 
+
+
+@pytest.mark.slow
+def test_full_accelerator_ice40_fits_with_weights_in_spram(tmp_path):
+    # The committed iCEBreaker build, rebuilt from its own config and clock: it must still fit and meet timing.
+    committed = REPO_ROOT / "bitstreams" / "icebreaker" / "accelerator"
+    cfg = AcceleratorConfig.from_json((committed / "config.json").read_text())
+    clock_mhz = json.loads((committed / "summary.json").read_text())["clock_mhz"]
+    sizes = cfg.network.layer_sizes
+    out, summary = build(tmp_path, "--board", "icebreaker", "--design", "accelerator", "--lanes", str(cfg.lanes),
+                         "--inputs", str(sizes[0]), "--hidden", str(sizes[1]), "--classes", str(sizes[2]),
+                         "--clock-mhz", f"{clock_mhz:g}")
+    assert summary["layer_sizes"] == list(sizes) and summary["clock_mhz"] == pytest.approx(clock_mhz)
+    # Layer 0's weights are in SPRAM, single-ported; pins: the crystal and the UART; no LFSR harness.
+    assert summary["core_options"] == {"single_port_layers": [0]} and summary["resources"]["SPRAM"]["used"] >= 1
+    assert summary["resources"]["IO"]["used"] <= 4 and summary["stimulus_flip_flops"] == 0
+    assert summary["peak_sop_per_s_at_clock"] == pytest.approx(cfg.lanes * clock_mhz * 1e6)
+    assert (out / "accelerator.bin").stat().st_size > 50_000
