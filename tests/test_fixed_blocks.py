@@ -189,3 +189,16 @@ def test_update_layer_whole_rows_equal_update_word():
             expected[j, g] = update_word(expected[j, g], causal[4 * g:4 * g + 4], torch.zeros(4, dtype=torch.int64),
                                          int(q[j]), 0, T(registers), 6, 8)
     assert steps == 65530 + 8 and torch.equal(got, expected)
+
+
+def test_update_layer_takes_numpy_and_refuses_a_strided_memory():
+    cfg = AcceleratorConfig(network=NetworkShape(n_inputs=3, hidden=(4,), n_classes=2), lanes=4,
+                            learning=LearningConfig(lr_shift=0))
+    words = np.zeros((3, 1, 4), dtype=np.int64)
+    # lr_shift 0 is exact: dW = causal * q (+ noncausal * x), here 2 * 5 and -1 * 5 + 3 * 1 on row 1 only.
+    _, steps = update_layer(words, np.array([2, 0, 0, -1]), np.array([0, 0, 0, 3]), np.array([0, 5, 0]),
+                            np.array([0, 1, 0]), 0, cfg, lfsr_steps=0)
+    assert steps == 1 and words[:, 0].tolist() == [[0, 0, 0, 0], [10, 0, 0, -2], [0, 0, 0, 0]]
+    with pytest.raises(ValueError, match="contiguous"):
+        update_layer(np.zeros((3, 2, 4), dtype=np.int64)[:, :1], np.ones(4, dtype=np.int64),
+                     np.zeros(4, dtype=np.int64), np.ones(3, dtype=np.int64), np.ones(3, dtype=np.int64), 0, cfg, 0)

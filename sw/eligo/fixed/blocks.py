@@ -134,11 +134,11 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
     with_noncausal = bool(noncausal.any())
     # A lane whose factors are both 0 takes a zero product, and (0 + r) >> s = 0: only the other lanes (columns)
     # can change, so only they are computed. The skipping rule, which steps the LFSRs, still goes by whole words.
-    columns = np.flatnonzero(causal | noncausal if with_noncausal else causal)
+    columns = (causal | noncausal if with_noncausal else causal).nonzero()[0]
     column_groups = columns // lanes
     active = np.zeros(n_groups, dtype=bool)
     active[column_groups] = True
-    rows = np.flatnonzero(pre_trace)
+    rows = pre_trace.nonzero()[0]
     n_rows, n_active = len(rows), int(np.count_nonzero(active))
     visits = n_rows * n_active
     if visits == 0:
@@ -146,14 +146,17 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
     if cfg.learning.stochastic_rounding:
         # Row i's visit of its k-th active group is visit i * n_active + k; a column reads its lane of that visit.
         states = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits, np.int32).reshape(n_rows, -1)
-        in_visit = columns if n_active == n_groups else (np.cumsum(active) - 1)[column_groups] * lanes + columns % lanes
+        in_visit = columns if n_active == n_groups else (active.cumsum() - 1)[column_groups] * lanes + columns % lanes
         noise = states[:, in_visit]
     else:
         noise = (1 << lr_shift) >> 1
     product = causal[columns] * pre_trace[rows, None]
     if with_noncausal:
         product += noncausal[columns] * np.asarray(pre_spikes)[rows, None]
+    change = stochastic_shift(product, noise, lr_shift)
+    # Most changes are 0 (a weight in range plus 0 stays itself): only the others are read, added and saturated.
+    changed = change != 0
+    where = ((rows * (n_groups * lanes))[:, None] + columns)[changed]
     flat = memory.reshape(-1)
-    where = (rows * (n_groups * lanes))[:, None] + columns
-    flat[where] = saturate(flat[where] + stochastic_shift(product, noise, lr_shift), cfg.weight_bits)
+    flat[where] = saturate(flat[where] + change[changed], cfg.weight_bits)
     return words, lfsr_steps + visits

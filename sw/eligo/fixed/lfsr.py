@@ -66,21 +66,22 @@ def lane_states_run(fmt: LfsrFormat, lanes: int, first: int, count: int, dtype=n
     large, a strided view of the sequence repeated three times (lane l's
     states are a run of consecutive entries, lanes ``period // lanes`` apart).
     """
-    if count >= fmt.period:
+    period = fmt.period
+    if count >= period:
         return lane_states(fmt, lanes, torch.arange(first, first + count)).numpy().astype(dtype)
-    start = first % fmt.period
-    if fmt.period * lanes <= LANE_TABLE_ENTRIES:
-        table = _lane_table(fmt, lanes, np.dtype(dtype))
-        if start + count <= fmt.period:
+    start = first % period
+    if period * lanes <= LANE_TABLE_ENTRIES:
+        table = _lane_table(fmt, lanes, dtype)
+        if start + count <= period:
             return table[start:start + count]
-        return np.concatenate((table[start:], table[:start + count - fmt.period]))
-    table = _tripled_sequence(fmt, np.dtype(dtype))
+        return np.concatenate((table[start:], table[:start + count - period]))
+    table = _tripled_sequence(fmt, dtype)
     return np.ndarray((count, lanes), table.dtype, table, start * table.itemsize,
-                      (table.itemsize, (fmt.period // lanes) * table.itemsize))
+                      (table.itemsize, (period // lanes) * table.itemsize))
 
 
 @lru_cache(maxsize=8)
-def _lane_table(fmt: LfsrFormat, lanes: int, dtype: np.dtype) -> np.ndarray:
+def _lane_table(fmt: LfsrFormat, lanes: int, dtype) -> np.ndarray:
     """[period, lanes]: row n holds every lane's state after n steps."""
     table = lane_states(fmt, lanes, torch.arange(fmt.period)).numpy().astype(dtype)
     table.flags.writeable = False
@@ -88,7 +89,7 @@ def _lane_table(fmt: LfsrFormat, lanes: int, dtype: np.dtype) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _tripled_sequence(fmt: LfsrFormat, dtype: np.dtype) -> np.ndarray:
+def _tripled_sequence(fmt: LfsrFormat, dtype) -> np.ndarray:
     table = np.tile(lfsr_sequence(fmt).numpy().astype(dtype), 3)
     table.flags.writeable = False
     return table

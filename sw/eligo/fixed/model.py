@@ -63,9 +63,10 @@ class ChipState:
 
 @dataclass
 class StepTrace:
-    """What one step left for the learning datapath (batch 1), as numpy arrays."""
+    """What one step left for the learning datapath (batch 1), as numpy arrays, per layer."""
 
     inputs: list[np.ndarray]
+    pre_traces: list[np.ndarray]
     psis: list[np.ndarray]
     previous_post: list[np.ndarray]
     spikes: list[np.ndarray]
@@ -98,6 +99,7 @@ class FixedModel:
                             for n in cfg.network.hidden]
         # Properties of the config, read at every step.
         self.accumulator_bits, self.readout_neuron = cfg.accumulator_bits, cfg.readout_neuron
+        self._widths = [(groups * cfg.lanes, n_out) for groups, n_out in zip(cfg.groups, sizes[1:])]
 
     def weights(self, layer: int) -> torch.Tensor:
         """Layer's weights as a [n_in, n_out] view of its memory."""
@@ -113,15 +115,18 @@ class FixedModel:
 
     def _memory(self, layer: int) -> np.ndarray:
         """Layer's weights [n_in, n_out] as a numpy view of its memory."""
-        n_in, groups, lanes = self.words[layer].shape
-        return self.words[layer].numpy().reshape(n_in, groups * lanes)[:, :self.cfg.network.layer_sizes[layer + 1]]
+        width, n_out = self._widths[layer]
+        return self.words[layer].numpy().reshape(-1, width)[:, :n_out]
 
     def _current(self, layer: int, x: torch.Tensor) -> np.ndarray:
         """Saturated input current of a layer for its 0/1 input spikes x (a tensor: subclasses observe it here)."""
         weights = self._memory(layer)
         spikes = x.numpy()
         self.synaptic_ops += int(np.count_nonzero(spikes)) * weights.shape[1]
-        return saturate(integrate_events(spikes, weights, self.accumulator_bits[layer]), self.cfg.neuron.input_bits)
+        current = integrate_events(spikes, weights, self.accumulator_bits[layer])
+        if self.accumulator_bits[layer] <= self.cfg.neuron.input_bits:  # the sum cannot leave the input's range
+            return current
+        return saturate(current, self.cfg.neuron.input_bits)
 
     def step(self, state: ChipState, spikes: torch.Tensor, label: int | None = None, t: int = 0) -> torch.Tensor:
         """Advance one time step for [batch, n_inputs] 0/1 inputs; returns the logits.
@@ -133,7 +138,7 @@ class FixedModel:
         if learn and spikes.shape[0] != 1:
             raise ValueError(f"on-chip learning runs at batch size 1, got a batch of {spikes.shape[0]}")
         x = np.asarray(spikes, dtype=np.int64)
-        trace = StepTrace([], [], [], [])
+        trace = StepTrace([], [], [], [], [])
         for layer in range(len(cfg.network.hidden)):
             integrated = lif_integrate(state.membranes[layer].numpy(), self._current(layer, torch.from_numpy(x)),
                                        cfg.neuron)
@@ -146,6 +151,7 @@ class FixedModel:
             state.pre_traces[layer] = torch.from_numpy(pre)
             state.post_traces[layer] = torch.from_numpy(post)
             trace.inputs.append(x)
+            trace.pre_traces.append(pre)
             trace.psis.append(psi)
             trace.previous_post.append(previous_post)
             trace.spikes.append(out)
@@ -157,18 +163,19 @@ class FixedModel:
         state.pre_traces[readout] = torch.from_numpy(pre)
         state.scores = torch.from_numpy(saturate(state.scores.numpy() + logits, cfg.readout.score_bits))
         trace.inputs.append(x)
+        trace.pre_traces.append(pre)
         if learn:
-            self._learn(state, trace, label)
+            self._learn(trace, logits[0], label)
         return state.logits
 
-    def _learn(self, state: ChipState, trace: StepTrace, label: int) -> None:
+    def _learn(self, trace: StepTrace, logits: np.ndarray, label: int) -> None:
         cfg, learning = self.cfg, self.cfg.learning
-        error = softmax_error(state.logits.numpy()[0], label, learning.readout_softmax_shift, learning)
+        error = softmax_error(logits, label, learning.readout_softmax_shift, learning)
         factors = []
         for layer, projection in enumerate(self.projections):
             if learning.rule == "tess":
-                logits = projection @ trace.spikes[layer][0]
-                signal = project_signal(projection, softmax_error(logits, label, learning.tess_softmax_shift,
+                layer_logits = projection @ trace.spikes[layer][0]
+                signal = project_signal(projection, softmax_error(layer_logits, label, learning.tess_softmax_shift,
                                                                   learning), learning)
             else:
                 signal = project_signal(projection, error, learning)
@@ -176,8 +183,8 @@ class FixedModel:
                             learning.alpha_post * signal * trace.previous_post[layer][0], cfg.lr_shift_hidden))
         factors.append((error, np.zeros_like(error), learning.lr_shift))
         for layer, (causal, noncausal, shift) in enumerate(factors):
-            self.words[layer], self.lfsr_steps = update_layer(
-                self.words[layer], causal, noncausal, state.pre_traces[layer].numpy()[0], trace.inputs[layer][0],
+            _, self.lfsr_steps = update_layer(
+                self.words[layer].numpy(), causal, noncausal, trace.pre_traces[layer][0], trace.inputs[layer][0],
                 shift, cfg, self.lfsr_steps)
 
     def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> torch.Tensor:
