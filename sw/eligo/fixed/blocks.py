@@ -150,13 +150,16 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
         noise = states[:, in_visit]
     else:
         noise = (1 << lr_shift) >> 1
-    product = causal[columns] * pre_trace[rows, None]
+    # The product fits in int32 for all but the widest formats; int32 halves the memory traffic.
+    dtype = np.int32 if cfg.update_product_bits < 32 else np.int64
+    product = causal[columns].astype(dtype) * pre_trace[rows, None].astype(dtype)
     if with_noncausal:
-        product += noncausal[columns] * np.asarray(pre_spikes)[rows, None]
+        product += noncausal[columns].astype(dtype) * np.asarray(pre_spikes)[rows, None].astype(dtype)
     change = stochastic_shift(product, noise, lr_shift)
     # Most changes are 0 (a weight in range plus 0 stays itself): only the others are read, added and saturated.
-    changed = change != 0
-    where = ((rows * (n_groups * lanes))[:, None] + columns)[changed]
+    change = change.ravel()
+    changed = change.nonzero()[0]
+    where = ((rows * (n_groups * lanes))[:, None] + columns).ravel()[changed]
     flat = memory.reshape(-1)
     flat[where] = saturate(flat[where] + change[changed], cfg.weight_bits)
     return words, lfsr_steps + visits
