@@ -196,3 +196,10 @@ def test_train_command_model_backend_rejects_what_the_chip_cannot_do(tmp_path, c
     code = main(["train", "--backend", "model", "--dataset", "patterns", "--samples", "16", "--epochs", "1",
                  "--beta", "0.8", "--out", str(tmp_path)])
     assert code == 2 and "--beta must be 1 - 2**-k" in capsys.readouterr().err
+
+
+def test_spikes_must_be_binary():
+    cfg = small_config()
+    model = FixedModel(cfg, initial_weights(cfg, seed=0))
+    with pytest.raises(ValueError, match="spikes must be 0 or 1, got values from 0 to 2"):
+        model.run_sample(torch.full((3, 32), 2, dtype=torch.uint8) * (torch.arange(32) > 0), label=1)
