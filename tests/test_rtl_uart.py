@@ -15,10 +15,17 @@ TINY_RUN = {"samples": 3, "steps": 4, "event_rate": 0.3, "weight_seed": 2, "gain
             "divider": 4}
 
 
-@pytest.mark.parametrize("simulator", [pytest.param(name, marks=pytest.mark.slow) if name == "verilator" else name
-                                       for name in SIMULATORS])  # Verilator's build alone takes minutes
-def test_serial_transport_on_rtl_matches_model(simulator, tmp_path):
-    source = write_verilog(SerialAccelerator(TINY, divider=TINY_RUN["divider"]), "serial_accelerator",
+# The iCEBreaker's choices (``eligo_hw.boards``): layer 0's weights single-ported (SPRAM there), small buffers.
+UP5K_OPTIONS = {"single_port_layers": (0,), "event_fifo_words": 2, "output_packets": 1}
+
+
+@pytest.mark.parametrize("simulator, options", [
+    *((pytest.param(name, {}, marks=pytest.mark.slow) if name == "verilator" else (name, {}))
+      for name in SIMULATORS),  # Verilator's build alone takes minutes
+    ("icarus", UP5K_OPTIONS),
+])
+def test_serial_transport_on_rtl_matches_model(simulator, options, tmp_path):
+    source = write_verilog(SerialAccelerator(TINY, divider=TINY_RUN["divider"], **options), "serial_accelerator",
                            tmp_path / "serial_accelerator.v")
     bench = build_bench(simulator=simulator, sources=[source], toplevel="serial_accelerator",
                         build_dir=tmp_path / simulator)
@@ -35,6 +42,13 @@ def test_baud_divider_and_its_limits():
         clocks_per_bit(10e6, 1_800_000)  # 5.6 clocks per bit: 6 gives 7.4 % too slow
     with pytest.raises(ValueError, match="positive"):
         clocks_per_bit(50e6, 0)
+
+
+def test_buffer_options_are_checked():
+    with pytest.raises(ValueError, match="event_fifo_words must be at least 2"):
+        SerialAccelerator(TINY, divider=4, event_fifo_words=1)
+    with pytest.raises(ValueError, match="output_packets must be at least 1"):
+        SerialAccelerator(TINY, divider=4, output_packets=0)
 
 
 def test_output_fifo_holds_two_packets():

@@ -168,8 +168,9 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
     # The UP5K's eight SB_MAC16 bound P at 8; its 30 EBR (120 kbit) bound the first layer (see docs/boards.md).
     Board("icebreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K-SG48", 12e6, 24.0, "nextpnr",
           {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8},
-          # Layer 0's weights in the four SB_SPRAM256KA (single-ported: two cycles a word), the EBR left to the rest.
-          core_options={"single_port_layers": (0,)}),
+          # Layer 0's weights in the four SB_SPRAM256KA (single-ported: two cycles a word), the EBR left to the
+          # rest; the serial bridge's buffers cut to a two-word event hand-over and one output packet.
+          core_options={"single_port_layers": (0,), "event_fifo_words": 2, "output_packets": 1}),
     # PYNQ-Z2 has no amaranth-boards file; the Arty Z7-20 carries the same xc7z020clg400-1.
     Board("pynq-z2", ArtyZ720Platform, "xc7", "xc7z020clg400-1", 125e6, 100.0, "yosys-estimate"),
 )}

@@ -174,10 +174,11 @@ def top_core(cfg: AcceleratorConfig) -> wiring.Component:
     return Accelerator(cfg)
 
 
-def accelerator_core(cfg: AcceleratorConfig, single_port_layers: tuple[int, ...] = ()) -> wiring.Component:
+def accelerator_core(cfg: AcceleratorConfig, **options) -> wiring.Component:
+    """``options``: the board's choices of ``SerialAccelerator``'s memories and buffers."""
     from eligo_hw.uart import SerialAccelerator
 
-    return SerialAccelerator(cfg, single_port_layers=single_port_layers)
+    return SerialAccelerator(cfg, **options)
 
 
 DESIGNS: dict[str, Design] = {design.name: design for design in (
@@ -191,7 +192,7 @@ DESIGNS: dict[str, Design] = {design.name: design for design in (
            "engine (the PYNQ-Z2's programmable-logic design)", top_core, lambda cfg: cfg.lanes, engine_golden),
     Design("accelerator", "the whole accelerator (registers, streams, layer engine) behind the UART bridge on the "
            "board's USB-serial pins, driven by the serial transport", accelerator_core, lambda cfg: cfg.lanes,
-           engine_golden, UartPins, ("single_port_layers",)),
+           engine_golden, UartPins, ("single_port_layers", "event_fifo_words", "output_packets")),
 )}
 
 

@@ -340,12 +340,22 @@ def output_depth_for(cfg: AcceleratorConfig, packets: int = 2) -> int:
 class SerialAccelerator(wiring.Component):
     """The accelerator top behind a UART: ``rx``/``tx`` pins at ``baud`` from ``cfg.clock_hz`` (or an explicit
     ``divider`` of clocks per bit), the ``serial`` transport's frames on them. ``single_port_layers`` as for
-    ``Accelerator``."""
+    ``Accelerator``.
+
+    Smaller buffers for a small part (the iCE40 UP5K) cost waiting, never results: ``event_fifo_words``
+    (at least 2, still a registered hand-over) words between the bridge and the top, and room for
+    ``output_packets`` whole output packets (at least 1) before the top waits for a RECV."""
 
     def __init__(self, cfg: AcceleratorConfig, baud: int = DEFAULT_BAUD, divider: int | None = None,
-                 single_port_layers: tuple[int, ...] = ()):
+                 single_port_layers: tuple[int, ...] = (), event_fifo_words: int = EVENT_FIFO_WORDS,
+                 output_packets: int = 2):
+        if event_fifo_words < 2:
+            raise ValueError(f"event_fifo_words must be at least 2 (a registered hand-over), got {event_fifo_words}")
+        if output_packets < 1:
+            raise ValueError(f"output_packets must be at least 1, got {output_packets}")
         self.cfg = cfg
         self.single_port_layers = single_port_layers
+        self.event_fifo_words, self.output_packets = event_fifo_words, output_packets
         self.divider = divider if divider is not None else clocks_per_bit(cfg.clock_hz, baud)
         _check_divider(self.divider)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
@@ -354,7 +364,8 @@ class SerialAccelerator(wiring.Component):
         m = Module()
         m.submodules.uart_rx = rx = UartRx(self.divider)
         m.submodules.uart_tx = tx = UartTx(self.divider)
-        m.submodules.bridge = bridge = SerialBridge(output_depth_for(self.cfg))
+        m.submodules.bridge = bridge = SerialBridge(output_depth_for(self.cfg, self.output_packets),
+                                                    max_packets=2 * self.output_packets)
         m.submodules.top = top = Accelerator(self.cfg, self.single_port_layers)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
         wiring.connect(m, rx.bytes, bridge.requests)
@@ -362,7 +373,7 @@ class SerialAccelerator(wiring.Component):
         wiring.connect(m, bridge.m_axil, top.s_axil)
         # Registered hand-over of the event words: the bridge's send buffer (block RAM) would otherwise drive the
         # top's decoder, its back-pressure and the weight memories' write enables in one cycle.
-        m.submodules.event_words = events = fifo.SyncFIFOBuffered(width=DATA_BITS + 1, depth=EVENT_FIFO_WORDS)
+        m.submodules.event_words = events = fifo.SyncFIFOBuffered(width=DATA_BITS + 1, depth=self.event_fifo_words)
         sent, taken = bridge.m_axis, top.s_axis
         m.d.comb += [events.w_data.eq(Cat(sent.tdata, sent.tlast)), events.w_en.eq(sent.tvalid),
                      sent.tready.eq(events.w_rdy),
