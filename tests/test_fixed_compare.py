@@ -15,10 +15,11 @@ def history(epochs: int) -> dict:
 
 def test_twin_settings_ignore_chip_formats_that_keep_the_float_rule():
     base = AcceleratorConfig()
-    finer_trace = dataclasses.replace(base, traces=TraceFormat(pre_increment=64),
-                                      learning=dataclasses.replace(base.learning, lr_shift=10))
-    assert finer_trace.float_learning_rate == base.float_learning_rate
-    assert twin_settings(finer_trace) == twin_settings(base)
+    coarser_trace = dataclasses.replace(base, traces=TraceFormat(pre_increment=16),
+                                        learning=dataclasses.replace(base.learning,
+                                                                     lr_shift=base.learning.lr_shift - 1))
+    assert coarser_trace.float_learning_rate == base.float_learning_rate
+    assert twin_settings(coarser_trace) == twin_settings(base)
     faster = dataclasses.replace(base, learning=dataclasses.replace(base.learning, lr_shift=8))
     assert twin_settings(faster) != twin_settings(base)
 

@@ -241,6 +241,9 @@ class LearningConfig:
     readout dW = e_k * q_j >> lr_shift;
     hidden  dW = L_i * (Psi_i * q_j + alpha_post * h_i[t-1] * x_j) >> lr_shift_hidden.
     Learning runs on steps t >= ``learn_start_step`` of a labelled sample.
+    ``lr_shift`` 10 (float rate 2**-6) is where the 8-bit chip tracks the
+    float rule on both embedded sets; at 9 one rounding draw per update moved
+    digits training as far as the float-to-integer step (docs/fixed-point.md).
     ``stochastic_rounding`` off rounds updates half up instead (the LFSRs
     still step, so turning it on and off never changes their sequence).
     """
@@ -249,7 +252,7 @@ class LearningConfig:
     signal_bits: int = 8
     error_unit: int = 64
     alpha_post: int = 0
-    lr_shift: int = 9
+    lr_shift: int = 10
     learn_start_step: int = 0
     square_half_period_base: int = 1
     square_half_period_step: int = 1
