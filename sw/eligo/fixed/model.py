@@ -196,7 +196,7 @@ class FixedModel:
     def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> torch.Tensor:
         """One sample [T, n_inputs] through the chip (learning when labelled); returns its class scores [C]."""
         state = self.new_state(1)
-        samples = _spike_array(spikes)  # converted once, not at every step
+        samples = _spike_array(spikes).astype(np.int64)  # converted once, not at every step
         for t in range(len(samples)):
             self.step(state, samples[t:t + 1], label, t)
         return state.scores[0]
@@ -211,8 +211,8 @@ class FixedModel:
 
 
 def _spike_array(spikes) -> np.ndarray:
-    """Spikes as an int64 array, checked to be 0/1 (the trace tables have a row for each of the two)."""
-    samples = np.asarray(spikes, dtype=np.int64)
+    """Spikes as a numpy array, checked to be 0/1 (the trace tables have a row for each of the two)."""
+    samples = np.asarray(spikes)
     if samples.size and (samples.min() < 0 or samples.max() > 1):
         raise ValueError(f"spikes must be 0 or 1, got values from {samples.min()} to {samples.max()}")
     return samples
