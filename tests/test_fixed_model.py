@@ -14,6 +14,7 @@ from eligo.cli import main
 from eligo.config import (AcceleratorConfig, LearningConfig, LfsrFormat, NetworkShape, NeuronFormat, PsiTable,
                           ReadoutFormat, TraceFormat, exp_table, signed_range, triangle_psi)
 from eligo.data import load_dataset
+from eligo.fixed import model as model_module
 from eligo.fixed.model import FixedModel, initial_weights
 from eligo.fixed.train import float_twin, model_from_float, train_fixed
 
@@ -203,3 +204,17 @@ def test_spikes_must_be_binary():
     model = FixedModel(cfg, initial_weights(cfg, seed=0))
     with pytest.raises(ValueError, match="spikes must be 0 or 1, got values from 0 to 2"):
         model.run_sample(torch.full((3, 32), 2, dtype=torch.uint8) * (torch.arange(32) > 0), label=1)
+
+
+def test_trace_tables_equal_the_trace_blocks(monkeypatch):
+    """The model's trace units are table lookups where the tables are small; without tables, the same run."""
+    cfg = small_config(lr_shift=7, alpha_post=1)
+    data = load_dataset("patterns", "train", seed=0, n_samples=8, n_inputs=32)
+    runs = []
+    for entries in (model_module.TRACE_TABLE_ENTRIES, 0):
+        monkeypatch.setattr(model_module, "TRACE_TABLE_ENTRIES", entries)
+        model = FixedModel(cfg, initial_weights(cfg, seed=5, gain=3.0))
+        scores = [model.run_sample(data.spikes[i], int(data.labels[i])) for i in range(len(data))]
+        runs.append((torch.stack(scores), [w.clone() for w in model.words], model.lfsr_steps))
+    assert runs[0][2] == runs[1][2] > 0 and torch.equal(runs[0][0], runs[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from eligo.config import AcceleratorConfig
+from eligo.config import AcceleratorConfig, TraceFormat
 from eligo.fixed.arith import saturate
 from eligo.fixed.blocks import (integrate_events, project_signal, psi_lookup, softmax_error, square_wave,
                                 update_layer, update_post_trace, update_pre_trace)
@@ -100,12 +100,11 @@ class FixedModel:
         # Properties of the config, read at every step.
         self.accumulator_bits, self.readout_neuron = cfg.accumulator_bits, cfg.readout_neuron
         self._widths = [(groups * cfg.lanes, n_out) for groups, n_out in zip(cfg.groups, sizes[1:])]
-        # The trace unit as a table of every (input, trace) -> next trace, computed by the blocks themselves: one
-        # lookup per step instead of six operations. Entry (k << traces.bits) + t; k is the spike or Psi.
-        traces = np.arange(1 << cfg.traces.bits)[None, :]
-        self._pre_tables = [update_pre_trace(traces, np.arange(2)[:, None], code, cfg.traces).ravel()
-                            for code in [cfg.traces.pre_decay] * len(cfg.network.hidden) + [cfg.readout.pre_decay]]
-        self._post_table = update_post_trace(traces, np.arange(1 << cfg.psi.bits)[:, None], cfg.traces).ravel()
+        codes = [cfg.traces.pre_decay] * len(cfg.network.hidden) + [cfg.readout.pre_decay]
+        self._pre_units = [trace_unit(lambda q, x, code=code: update_pre_trace(q, x, code, cfg.traces), 2, cfg.traces)
+                           for code in codes]
+        self._post_unit = trace_unit(lambda h, psi: update_post_trace(h, psi, cfg.traces), max(cfg.psi.values) + 1,
+                                     cfg.traces)
 
     def weights(self, layer: int) -> torch.Tensor:
         """Layer's weights as a [n_in, n_out] view of its memory."""
@@ -135,7 +134,7 @@ class FixedModel:
         return saturate(current, self.cfg.neuron.input_bits)
 
     def step(self, state: ChipState, spikes: torch.Tensor, label: int | None = None, t: int = 0) -> torch.Tensor:
-        """Advance one time step for [batch, n_inputs] 0/1 inputs; returns the logits.
+        """Advance one time step for [batch, n_inputs] 0/1 inputs (a tensor or an array); returns the logits.
 
         Learns (batch 1 only) when given a label and t >= learn_start_step.
         """
@@ -150,9 +149,9 @@ class FixedModel:
                                        cfg.neuron)
             membrane, out = lif_fire(integrated, cfg.neuron)
             psi = psi_lookup(integrated, cfg.neuron.threshold, cfg.psi)
-            pre = self._pre_tables[layer][(x << cfg.traces.bits) + state.pre_traces[layer].numpy()]
+            pre = self._pre_units[layer](state.pre_traces[layer].numpy(), x)
             previous_post = state.post_traces[layer].numpy()
-            post = self._post_table[(psi << cfg.traces.bits) + previous_post]
+            post = self._post_unit(previous_post, psi)
             state.membranes[layer] = torch.from_numpy(membrane)
             state.pre_traces[layer] = torch.from_numpy(pre)
             state.post_traces[layer] = torch.from_numpy(post)
@@ -164,7 +163,7 @@ class FixedModel:
             x = out
         readout = len(cfg.network.hidden)
         logits = lif_integrate(state.logits.numpy(), self._current(readout, torch.from_numpy(x)), self.readout_neuron)
-        pre = self._pre_tables[readout][(x << cfg.traces.bits) + state.pre_traces[readout].numpy()]
+        pre = self._pre_units[readout](state.pre_traces[readout].numpy(), x)
         state.logits = torch.from_numpy(logits)
         state.pre_traces[readout] = torch.from_numpy(pre)
         state.scores = torch.from_numpy(saturate(state.scores.numpy() + logits, cfg.readout.score_bits))
@@ -208,6 +207,23 @@ class FixedModel:
         for t in range(samples.shape[1]):
             self.step(state, samples[:, t])
         return state.scores
+
+
+# Largest trace table kept (entries): 512 for the default pre trace, 19 x 256 for the post trace.
+TRACE_TABLE_ENTRIES = 1 << 16
+
+
+def trace_unit(update, inputs: int, fmt: TraceFormat):
+    """``update(trace, k)`` for inputs k < ``inputs`` (a spike, or Psi), as a lookup in a table of all its results.
+
+    The table is the block evaluated once on every (k, trace) pair, entry
+    (k << fmt.bits) + trace: one operation per step instead of six. Where it
+    would pass ``TRACE_TABLE_ENTRIES``, the unit is ``update`` itself.
+    """
+    if inputs << fmt.bits > TRACE_TABLE_ENTRIES:
+        return update
+    table = update(np.arange(1 << fmt.bits)[None, :], np.arange(inputs)[:, None]).ravel()
+    return lambda trace, k: table[(k << fmt.bits) + trace]
 
 
 def _spike_array(spikes) -> np.ndarray:
