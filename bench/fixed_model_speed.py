@@ -126,8 +126,8 @@ def main() -> None:
         before = earlier[label(now)]
         print(f"{label(now)}: training {now['train_sop_per_s'] / before['train_sop_per_s']:.2f}x the baseline's "
               f"SOP/s, inference {now['inference_sop_per_s'] / before['inference_sop_per_s']:.2f}x")
-    summary = {"threads": args.threads, "load_average_1min_at_start": load_at_start, **machine_load(), "goal_sop_per_s": GOAL_SOP_PER_S, "results": results,
-               "baseline": baseline}
+    summary = {"threads": args.threads, "load_average_1min_at_start": load_at_start, **machine_load(),
+               "goal_sop_per_s": GOAL_SOP_PER_S, "results": results, "baseline": baseline}
     write_results(args.out, "fixed_model_speed", summary, plot)
 
 
