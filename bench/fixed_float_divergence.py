@@ -28,19 +28,20 @@ from eligo.data import load_dataset
 from eligo.fixed.train import float_network, float_twin, model_from_float
 from eligo.plots import new_figure, save_figure
 
-# name -> changes to the default config (nested dicts merge); each keeps float_learning_rate at the default's
+# name -> changes to the default config (nested dicts merge), learning-rate shift as an offset
+# from the default's ("lr_shift_offset"), so each keeps float_learning_rate at the default's
 VARIANTS = {
     "default (int8 weights, threshold 128)": {},
     "int10 weights, threshold 512": {
         "neuron": {"threshold": 512}, "weight_bits": 10, "psi": {"index_shift": 6},
-        "learning": {"lr_shift": 7, "readout_softmax_shift": 6, "tess_softmax_shift": 6}},
+        "learning": {"lr_shift_offset": -2, "readout_softmax_shift": 6, "tess_softmax_shift": 6}},
     "finer trace and error (pre_increment 64, error_unit 128)": {
-        "traces": {"pre_increment": 64}, "learning": {"error_unit": 128, "signal_bits": 9, "lr_shift": 11},
-        "lfsr": {"bits": 17, "taps": 0x12000}},
+        "traces": {"pre_increment": 64}, "learning": {"error_unit": 128, "signal_bits": 9, "lr_shift_offset": 2},
+        "lfsr": {"bits": 18, "taps": 0x20400}},
     "all formats finer": {
         "neuron": {"threshold": 512}, "weight_bits": 10, "traces": {"bits": 10, "pre_increment": 128},
         "psi": {"index_shift": 4, "values": list(triangle_psi(0.3, 32, 8)), "bits": 7, "frac_bits": 8},
-        "learning": {"error_unit": 256, "signal_bits": 10, "lr_shift": 11,
+        "learning": {"error_unit": 256, "signal_bits": 10, "lr_shift_offset": 2,
                      "exp_values": list(exp_table(160, 10, 1 / 32))},
         "lfsr": {"bits": 20, "taps": 0x90000}},
 }
@@ -49,7 +50,10 @@ VARIANTS = {
 def merged(base: dict, changes: dict) -> dict:
     out = dict(base)
     for key, value in changes.items():
-        out[key] = merged(base[key], value) if isinstance(value, dict) else value
+        if key == "lr_shift_offset":
+            out["lr_shift"] = base["lr_shift"] + value
+        else:
+            out[key] = merged(base[key], value) if isinstance(value, dict) else value
     return out
 
 
