@@ -92,9 +92,9 @@ class SinglePortMemory(Elaboratable):
     """A synchronous single-port memory: ``addr`` is read (``rdata`` next cycle) or, with ``we``, written.
 
     On an iCE40 platform it is ``ceil(width / 16)`` SB_SPRAM256KA side by side
-    (16K words deep). SPRAM cannot be initialised, so there ``init`` must be
-    all zero: the host loads the weights (the accelerator's top starts from
-    zero weights anyway). Elsewhere it is a ``Memory`` with
+    (16K words deep). SPRAM cannot be initialised (its contents are undefined
+    at power-up), so there ``init`` must be all zero, as the accelerator's
+    top has it, and the host loads the weights. Elsewhere it is a ``Memory`` with
     ``init`` whose read and write ports share the address; what is read in a
     write cycle is not used.
     """
@@ -264,16 +264,14 @@ class LayerUpdate(wiring.Component):
         if self.single_port:
             store, store_addr, store_data = Signal(), Signal.like(write_addr), Signal(layouts.word)
             m.d.sync += [store.eq(write_valid), store_addr.eq(write_addr), store_data.eq(update_lanes.updated)]
-        else:
-            store, store_addr, store_data = write_valid, write_addr, update_lanes.updated
-        host_write = self.weight_we & ~store  # the enable is gated to IDLE below
-        if self.single_port:
             m.d.comb += [weights.addr.eq(Mux(store, store_addr, read_addr)), read_data.eq(weights.rdata),
                          weights.wdata.eq(Mux(store, store_data.as_value(), self.weight_wdata.as_value()))]
         else:
+            store, store_addr, store_data = write_valid, write_addr, update_lanes.updated
             m.d.comb += [weight_rd.addr.eq(read_addr), read_data.eq(weight_rd.data),
                          weight_wr.addr.eq(Mux(store, store_addr, self.weight_addr)),
                          weight_wr.data.eq(Mux(store, store_data.as_value(), self.weight_wdata.as_value()))]
+        host_write = self.weight_we & ~store  # the enable is gated to IDLE below
         stall = store if self.single_port else Const(0)  # the one port is writing: no read this cycle
 
         with m.FSM() as fsm:
