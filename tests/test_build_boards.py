@@ -23,8 +23,8 @@ def build(tmp_path, *argv):
     summary = json.loads((out / "summary.json").read_text())
     print(json.dumps(summary, indent=2))
     assert summary["fits"], f"does not fit: {summary['resources']}"
-    # nextpnr checked the clock the PLL makes, not the crystal's.
-    assert all(c == pytest.approx(summary["clock_mhz"], rel=1e-3) for c in summary["constraint_mhz"].values())
+    # nextpnr checked the clock the PLL makes, not the crystal's (it rounds the period: 16.5 MHz shows as 16.52).
+    assert all(c == pytest.approx(summary["clock_mhz"], rel=2e-3) for c in summary["constraint_mhz"].values())
     assert summary["timing_met"], f"timing not met: {summary['fmax_mhz']} vs {summary['constraint_mhz']}"
     assert status == 0
     return out, summary
