@@ -75,7 +75,9 @@ class LayerEngine(wiring.Component):
     few cycles.
 
     ``single_port_layers`` names the layers whose weights sit in a
-    single-port memory (SPRAM on iCE40): their updates take two cycles a word.
+    single-port memory (SPRAM on iCE40): their updates take two cycles a word,
+    and after reset the engine is not idle and takes no command until those
+    memories have written their initial words (n_in * groups cycles).
     """
 
     def __init__(self, cfg: AcceleratorConfig, weights: list[torch.Tensor], counter_bits: int = 32,
@@ -232,7 +234,12 @@ class LayerEngine(wiring.Component):
         ready = Signal()                  # RUN can take the command offered
         abort_now = Signal()              # leave the current state for ABORT
         abort_pending = Signal()          # an abort waits for the weight update in flight
-        m.d.comb += [self.commands.ready.eq(ready & ~abort_now),
+        # A single-port weight memory writes its initial words after reset (its update busy meanwhile): until it
+        # is done no command is taken and the host port is not free.
+        loading = [update.busy for update in self.updates if update.single_port]
+        weights_loading = Cat(loading).any() if loading else None
+        refuse = abort_now | weights_loading if loading else abort_now
+        m.d.comb += [self.commands.ready.eq(ready & ~refuse),
                      core0.events.payload.eq(command.payload)]
 
         @contextmanager
@@ -256,7 +263,7 @@ class LayerEngine(wiring.Component):
                         with m.If(duplicate):
                             m.d.comb += ready.eq(1)
                         with m.Else():
-                            m.d.comb += [core0.events.valid.eq(self.commands.valid & ~abort_now),
+                            m.d.comb += [core0.events.valid.eq(self.commands.valid & ~refuse),
                                          ready.eq(core0.events.ready)]
                     with m.Case(Kind.TICK):
                         m.d.comb += ready.eq(~core0.busy)
@@ -389,7 +396,8 @@ class LayerEngine(wiring.Component):
             m.d.sync += abort_pending.eq(1)
 
         # The host ports are free; an unconditional assignment, so Icarus evaluates it from time 0.
-        m.d.comb += self.idle.eq(fsm.ongoing("RUN") & ~core0.busy & ~self.commands.valid)
+        free = fsm.ongoing("RUN") & ~core0.busy & ~self.commands.valid
+        m.d.comb += self.idle.eq(free & ~weights_loading if loading else free)
         phase_states = {
             "integrate": fsm.ongoing("RUN") & core0.busy,
             "fire": fsm.ongoing("FIRE"),

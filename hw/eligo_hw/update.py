@@ -16,13 +16,16 @@ more register) and no word is read in a cycle that writes one, so the walk
 averages two cycles per word (three reads, three writes) and the last write
 lands one cycle later. On iCE40 the memory is built from SPRAM
 primitives; elsewhere (and in simulation) it is an Amaranth ``Memory``
-used through one address.
+used through one address. SPRAM cannot be initialised, so after reset the
+memory writes its initial words itself (one a cycle, ``busy`` high).
 """
 
 from __future__ import annotations
 
+import random
+
 import torch
-from amaranth.hdl import Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -88,15 +91,27 @@ SPRAM_ADDRESS_BITS, SPRAM_WIDTH = 14, 16
 SPRAM_DEPTH = 1 << SPRAM_ADDRESS_BITS
 
 
+def power_up_garbage(layout: data.ArrayLayout, depth: int) -> list[list[int]]:
+    """What undefined memory holds in simulation: a fixed pseudo-random word per address."""
+    rng = random.Random(depth)
+    bits = Shape.cast(layout.elem_shape).width
+    return [[rng.randrange(-(1 << (bits - 1)), 1 << (bits - 1)) for _ in range(layout.length)]
+            for _ in range(depth)]
+
+
 class SinglePortMemory(Elaboratable):
     """A synchronous single-port memory: ``addr`` is read (``rdata`` next cycle) or, with ``we``, written.
 
-    On an iCE40 platform it is ``ceil(width / 16)`` SB_SPRAM256KA side by side
-    (16K words deep). SPRAM cannot be initialised (its contents are undefined
-    at power-up), so there ``init`` must be all zero, as the accelerator's
-    top has it, and the host loads the weights. Elsewhere it is a ``Memory`` with
-    ``init`` whose read and write ports share the address; what is read in a
-    write cycle is not used.
+    SPRAM cannot be initialised (its contents are undefined at power-up), so
+    after reset the memory writes ``init`` to every word itself, one a cycle,
+    with ``loading`` high and ``addr``/``we`` ignored: every build starts from
+    the same weights. On an iCE40 platform it is ``ceil(width / 16)``
+    SB_SPRAM256KA side by side (16K words deep) and ``init`` must be all zero,
+    as the accelerator's top has it, so the walk writes a constant. Elsewhere
+    it is a ``Memory`` whose read and write ports share the address (what is
+    read in a write cycle is not used); in simulation (no platform) its
+    power-up content is a pseudo-random pattern, so a bench that matches the
+    model shows the walk ran.
     """
 
     def __init__(self, layout: data.ArrayLayout, depth: int, init: list[list[int]]):
@@ -105,34 +120,51 @@ class SinglePortMemory(Elaboratable):
         self.we = Signal()
         self.wdata = Signal(layout)
         self.rdata = Signal(layout)
+        self.loading = Signal(init=1)
 
     def elaborate(self, platform):
         on_ice40 = getattr(platform, "family", None) == "iCE40"
-        if on_ice40 and any(any(word) for word in self.init):
+        zero_init = not any(any(word) for word in self.init)
+        if on_ice40 and not zero_init:
             raise ValueError("SPRAM cannot be initialised: a single-port weight memory on iCE40 must start "
                              "from zero weights")
         if on_ice40 and self.depth > SPRAM_DEPTH:
             raise ValueError(f"a single-port weight memory of {self.depth} words is deeper than an SPRAM "
                              f"({SPRAM_DEPTH} words)")
         m = Module()
+        fill = Signal.like(self.addr)
+        if zero_init:
+            initial = Const(0, self.layout.size)
+        else:
+            m.submodules.initial = initial_words = Memory(shape=self.layout, depth=self.depth, init=self.init)
+            initial_read = initial_words.read_port(domain="comb")
+            m.d.comb += initial_read.addr.eq(fill)
+            initial = initial_read.data.as_value()
+        with m.If(self.loading):
+            m.d.sync += fill.eq(fill + 1)
+            with m.If(fill == self.depth - 1):
+                m.d.sync += self.loading.eq(0)
+        addr, we = Mux(self.loading, fill, self.addr), self.loading | self.we
+        wdata = Mux(self.loading, initial, self.wdata.as_value())
         if on_ice40:
             width = self.layout.size
-            wdata, rdata = self.wdata.as_value(), self.rdata.as_value()
+            rdata = self.rdata.as_value()
             for index, low in enumerate(range(0, width, SPRAM_WIDTH)):
                 high = min(low + SPRAM_WIDTH, width)
                 part = Signal(SPRAM_WIDTH)
                 m.submodules[f"spram{index}"] = Instance(
                     "SB_SPRAM256KA",
-                    i_ADDRESS=Cat(self.addr, Const(0, SPRAM_ADDRESS_BITS - len(self.addr))),
+                    i_ADDRESS=Cat(addr, Const(0, SPRAM_ADDRESS_BITS - len(self.addr))),
                     i_DATAIN=Cat(wdata[low:high], Const(0, SPRAM_WIDTH - (high - low))),
-                    i_MASKWREN=0b1111, i_WREN=self.we, i_CHIPSELECT=1, i_CLOCK=ClockSignal("sync"),
+                    i_MASKWREN=0b1111, i_WREN=we, i_CHIPSELECT=1, i_CLOCK=ClockSignal("sync"),
                     i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=part)
                 m.d.comb += rdata[low:high].eq(part)
         else:
-            m.submodules.memory = memory = Memory(shape=self.layout, depth=self.depth, init=self.init)
+            power_up = power_up_garbage(self.layout, self.depth) if platform is None else self.init
+            m.submodules.memory = memory = Memory(shape=self.layout, depth=self.depth, init=power_up)
             read, write = memory.read_port(), memory.write_port()
-            m.d.comb += [read.addr.eq(self.addr), write.addr.eq(self.addr), write.en.eq(self.we),
-                         write.data.eq(self.wdata), self.rdata.eq(read.data)]
+            m.d.comb += [read.addr.eq(addr), write.addr.eq(addr), write.en.eq(we),
+                         write.data.eq(wdata), self.rdata.eq(read.data)]
         return m
 
 
@@ -147,7 +179,9 @@ class LayerUpdate(wiring.Component):
     ``weight_wdata`` there; ``pre_read_addr`` reads a pre-trace word back the
     same way.
     ``visits`` and ``busy_cycles`` count for benchmarks. ``single_port``
-    puts the weights in a ``SinglePortMemory`` and walks one word per two cycles.
+    puts the weights in a ``SinglePortMemory`` and walks one word per two cycles;
+    after reset ``busy`` is then high for n_in * groups cycles while the memory
+    writes its initial words (a ``start`` meanwhile is not taken).
     """
 
     def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, counter_bits: int = 32,
@@ -274,13 +308,17 @@ class LayerUpdate(wiring.Component):
         host_write = self.weight_we & ~store  # the enable is gated to IDLE below
         stall = store if self.single_port else Const(0)  # the one port is writing: no read this cycle
 
+        startable = self.start & has_first
+        settling = write_valid | store
+        if self.single_port:  # the memory writes its initial words after reset: busy, and no walk starts
+            startable &= ~weights.loading
+            settling |= weights.loading
         with m.FSM() as fsm:
             with m.State("IDLE"):
-                with m.If(self.start & has_first):
+                with m.If(startable):
                     m.d.comb += next_word.eq(0)
                     m.next = "SCAN"
             with m.State("SCAN"):
-                m.d.comb += self.busy.eq(1)
                 rows = nonzero_rows(pre_rd.data)
                 with m.If(rows.any()):
                     m.d.comb += pre_rd.addr.eq(word + 1)
@@ -293,7 +331,7 @@ class LayerUpdate(wiring.Component):
             with m.State("VISIT"):
                 address = row_base + group
                 # Look one word ahead, so an active row of the next word follows without a SCAN cycle.
-                m.d.comb += [self.busy.eq(1), pre_rd.addr.eq(word + 1)]
+                m.d.comb += pre_rd.addr.eq(word + 1)
                 ahead = nonzero_rows(pre_rd.data)
                 with m.If(~stall):
                     m.d.comb += [read_addr.eq(address), factor_rd.addr.eq(group), self.lfsr_step.eq(1)]
@@ -314,10 +352,9 @@ class LayerUpdate(wiring.Component):
                         m.d.comb += [next_word.eq(word + 2), pre_rd.addr.eq(word + 2)]
                         m.next = "SCAN"
             with m.State("FLUSH"):
-                m.d.comb += self.busy.eq(1)
                 m.next = "IDLE"
-        with m.If(write_valid | store):
-            m.d.comb += self.busy.eq(1)
+        # One unconditional assignment, so Icarus sees busy from time 0 (the reset walk runs there).
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | settling)
         # Host writes only while idle; unconditional, so Icarus sees the enable from time 0.
         write_enable = store | (host_write & fsm.ongoing("IDLE"))
         m.d.comb += (weights.we if self.single_port else weight_wr.en).eq(write_enable)

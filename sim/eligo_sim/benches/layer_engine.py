@@ -222,6 +222,7 @@ async def engine_matches_model(dut):
     cocotb.start_soon(engine.clock_and_output())
 
     lo, hi = cfg.weight_range
+    await engine.wait_idle()  # a single-port memory writes its initial weights after reset
     for layer in (0, 1):  # the host port: a few words overwritten, in the model as well
         for address in rng.choice(n_in * cfg.groups[0] if layer == 0 else n_hidden * cfg.groups[1], 4, replace=False):
             word = rng.integers(lo, hi + 1, cfg.lanes).tolist()
