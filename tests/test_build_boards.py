@@ -80,7 +80,6 @@ def test_full_accelerator_with_uart_ecp5_p8_fits_and_meets_its_clock(tmp_path):
     assert (out / "accelerator.bit").stat().st_size > 100_000
 
 
-
 @pytest.mark.slow
 def test_full_accelerator_ice40_fits_with_weights_in_spram(tmp_path):
     # The committed iCEBreaker build, rebuilt from its own config and clock: it must still fit and meet timing.

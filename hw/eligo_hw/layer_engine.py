@@ -137,7 +137,7 @@ class LayerEngine(wiring.Component):
 
         m.d.comb += [self.learn_words.eq(update0.visits + update1.visits),
                      bank.step.eq(update0.lfsr_step | update1.lfsr_step),
-                     self.counting.learn_word.eq(update0.lfsr_step | update1.lfsr_step),
+                     self.counting.learn_word.eq(bank.step),
                      update0.noise.eq(bank.states), update1.noise.eq(bank.states)]
         # Pre traces sit P per word: the probe reads row probe_addr's word and picks its lane a cycle later.
         lane_bits = (lanes - 1).bit_length()
@@ -236,9 +236,8 @@ class LayerEngine(wiring.Component):
         abort_pending = Signal()          # an abort waits for the weight update in flight
         # A single-port weight memory writes its initial words after reset (its update busy meanwhile): until it
         # is done no command is taken and the host port is not free.
-        loading = [update.busy for update in self.updates if update.single_port]
-        weights_loading = Cat(loading).any() if loading else None
-        refuse = abort_now | weights_loading if loading else abort_now
+        weights_loading = Cat(update.busy for update in self.updates if update.single_port).any()
+        refuse = abort_now | weights_loading
         m.d.comb += [self.commands.ready.eq(ready & ~refuse),
                      core0.events.payload.eq(command.payload)]
 
@@ -396,8 +395,7 @@ class LayerEngine(wiring.Component):
             m.d.sync += abort_pending.eq(1)
 
         # The host ports are free; an unconditional assignment, so Icarus evaluates it from time 0.
-        free = fsm.ongoing("RUN") & ~core0.busy & ~self.commands.valid
-        m.d.comb += self.idle.eq(free & ~weights_loading if loading else free)
+        m.d.comb += self.idle.eq(fsm.ongoing("RUN") & ~core0.busy & ~self.commands.valid & ~weights_loading)
         phase_states = {
             "integrate": fsm.ongoing("RUN") & core0.busy,
             "fire": fsm.ongoing("FIRE"),

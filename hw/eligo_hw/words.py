@@ -65,8 +65,8 @@ class WordDecoder(wiring.Component):
         rejected = self.words.valid & ~good
         m.d.comb += [self.rejecting.opcode.eq(rejected & ~known_opcode),
                      self.rejecting.address.eq(rejected & known_opcode)]
-        saturating_increment(m, self.bad_opcodes, rejected & ~known_opcode)
-        saturating_increment(m, self.bad_addresses, rejected & known_opcode)
+        saturating_increment(m, self.bad_opcodes, self.rejecting.opcode)
+        saturating_increment(m, self.bad_addresses, self.rejecting.address)
         with m.If(rejected):
             m.d.sync += self.error.eq(1)
         with m.If(self.clear):
