@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eligo.config import AcceleratorConfig, ConfigError, NetworkShape, NeuronFormat
+from eligo.config import AcceleratorConfig, ConfigError, LearningConfig, NetworkShape, NeuronFormat
 from eligo.words import Opcode, WordError, decode_array, encode, encode_array
 
 
 def test_config_json_round_trip():
-    cfg = AcceleratorConfig(network=NetworkShape(n_inputs=64, hidden=(32, 16), n_classes=4), lanes=8)
+    cfg = AcceleratorConfig(network=NetworkShape(n_inputs=64, hidden=(32, 16), n_classes=4), lanes=8,
+                           learning=LearningConfig(rule="stllr_dfa"))
     assert AcceleratorConfig.from_json(cfg.to_json()) == cfg
 
 

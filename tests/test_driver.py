@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eligo.cli import build_parser
-from eligo.config import AcceleratorConfig, NetworkShape, ReadoutFormat
+from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape, ReadoutFormat
 from eligo.data import load_dataset
 from eligo.data.stream import sample_words
 from eligo.driver import (Accelerator, DeviceError, DriverError, PairingError, StreamLengthError, TransportTimeout,
@@ -50,7 +50,7 @@ def test_identity_is_checked_on_open():
 @pytest.mark.parametrize("weight_bits, lanes, per_slice", [(8, 4, 4), (3, 16, 8), (16, 4, 2), (6, 1, 1)])
 def test_weights_round_trip_through_the_slices(weight_bits, lanes, per_slice):
     cfg = AcceleratorConfig(network=NetworkShape(n_inputs=5, hidden=(lanes * 2, 3), n_classes=3), lanes=lanes,
-                            weight_bits=weight_bits)
+                            weight_bits=weight_bits, learning=LearningConfig(rule="stllr_dfa"))
     assert weights_per_slice(cfg) == per_slice
     lo, hi = cfg.weight_range
     generator = np.random.default_rng(weight_bits)
@@ -149,7 +149,7 @@ def test_register_bus_rules():
     assert accelerator.read("SCRATCH") == 0xDEAD_BEEF
     assert transport.read_register(regmap["SCRATCH"].offset + 3) == 0xDEAD_BEEF  # low address bits ignored
     accelerator.write("CONTROL", 0xFFFF_FFFF)
-    assert accelerator.read("CONTROL") == 1  # only the defined bit is kept
+    assert accelerator.read("CONTROL") == regmap["CONTROL"].mask == 0b1111  # only the defined bits are kept
     assert accelerator.read("COMMAND") == 0
     for illegal in (lambda: transport.write_register(regmap["ID"].offset, 1),
                     lambda: transport.write_register(0x7FC, 1),
@@ -294,3 +294,21 @@ def test_driver_imports_without_torch():
     code = ("import sys; import eligo.driver, eligo.driver.pynq, eligo.driver.serial; "
             "assert 'torch' not in sys.modules, 'eligo.driver pulled in torch'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_learning_rate_decay_reaches_the_chip_and_what_it_cannot_hold_is_refused():
+    transport = ModelTransport(CFG)
+    accelerator = Accelerator(transport, CFG)
+    field = accelerator.regmap["CONTROL"].field("lr_decay")
+    accelerator.set_learning(True)
+    accelerator.set_lr_decay(3)
+    control = accelerator.read("CONTROL")
+    assert (control & field.mask) >> field.lsb == 3 and control & accelerator.regmap["CONTROL"].field("learn_enable").mask
+    spikes = np.zeros((1, 2, CFG.network.n_inputs), dtype=np.uint8)
+    spikes[0, :, :3] = 1
+    accelerator.train(spikes, [1])
+    assert transport.model.lr_decay == 3 == accelerator.lr_decay
+    for bad in (8, -1, 1.5):
+        with pytest.raises(ValueError, match=r"0\.\.7 \(learning\.max_lr_decay"):
+            accelerator.set_lr_decay(bad)
+    assert accelerator.lr_decay == 3

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from eligo.config import (AcceleratorConfig, ConfigError, LearningConfig, LfsrFormat, NetworkShape, PsiTable,
-                          TraceFormat)
-from eligo.fixed.blocks import (decay_trace, integrate_events, project_signal, psi_lookup, softmax_error,
-                                square_wave, stochastic_shift, update_layer, update_post_trace, update_pre_trace,
-                                update_word)
+from eligo.config import (AcceleratorConfig, ConfigError, LearningConfig, LfsrFormat, NetworkShape, NeuronFormat,
+                          PsiTable, TraceFormat)
+from eligo.fixed.blocks import (back_project, decay_trace, integrate_events, project_signal, psi_lookup,
+                                rounding_noise, softmax_error, square_wave, stochastic_shift, update_layer,
+                                update_post_trace, update_pre_trace, update_word)
 from eligo.fixed import lfsr
 from eligo.fixed.lfsr import lane_seeds, lane_states, lane_states_run, lfsr_sequence, lfsr_step
 
@@ -33,8 +33,15 @@ def test_config_rejects_bad_learning_values():
         PsiTable(values=(40,), bits=5)
     with pytest.raises(ConfigError, match="pre_decay"):
         TraceFormat(decay="shift", pre_decay=9)
-    with pytest.raises(ConfigError, match="lfsr.bits"):
-        AcceleratorConfig(learning=LearningConfig(lr_shift=12), lfsr=LfsrFormat(bits=16))
+    with pytest.raises(ConfigError, match="max_lr_decay"):
+        LearningConfig(max_lr_decay=16)
+    with pytest.raises(ConfigError, match="one hidden layer under the readout"):
+        AcceleratorConfig(network=NetworkShape(64, (16, 16), 4), lanes=4)
+    with pytest.raises(ConfigError, match="power of two"):
+        AcceleratorConfig(neuron=NeuronFormat(threshold=100))
+    for decay in (-1, 8, 1.0, True):
+        with pytest.raises(ValueError, match=r"0\.\.7"):
+            LearningConfig().check_lr_decay(decay)
 
 
 def test_integrate_events_sums_rows_of_spiking_inputs():
@@ -95,19 +102,37 @@ def test_project_signal_saturates_at_both_rails():
 
 def test_stochastic_rounding_ties_and_exact_zero():
     # P = 2, s = 2: 0.5 rounds down for r in {0, 1} and up for r in {2, 3}: a tie goes each way half the time.
-    assert stochastic_shift(T([2, 2, 2, 2]), T([0, 1, 2, 3]), 2).tolist() == [0, 0, 1, 1]
+    assert stochastic_shift(T([2, 2, 2, 2]), T([0, 1, 2, 3]), 2, 16).tolist() == [0, 0, 1, 1]
     # -2 / 4 = -0.5: -1 for r in {0, 1}, 0 for r in {2, 3}.
-    assert stochastic_shift(T([-2, -2, -2, -2]), T([0, 1, 2, 3]), 2).tolist() == [-1, -1, 0, 0]
+    assert stochastic_shift(T([-2, -2, -2, -2]), T([0, 1, 2, 3]), 2, 16).tolist() == [-1, -1, 0, 0]
     # Only the low s bits of the state count; zero stays zero; s = 0 is exact.
-    assert stochastic_shift(T([0, 0, 5]), T([0xFFFF, 0x0003, 0xFFFF]), 0).tolist() == [0, 0, 5]
-    assert stochastic_shift(T([0, 4]), T([0xFFFF, 0xFFFC]), 2).tolist() == [0, 1]
+    assert stochastic_shift(T([0, 0, 5]), T([0xFFFF, 0x0003, 0xFFFF]), 0, 16).tolist() == [0, 0, 5]
+    assert stochastic_shift(T([0, 4]), T([0xFFFF, 0xFFFC]), 2, 16).tolist() == [0, 1]
+
+
+def test_rounding_noise_wider_than_the_lfsr_fills_the_top_of_the_lost_bits():
+    # A 4-bit register under a 6-bit shift: r = state << 2, so 2**6 - 4 = 60 is the largest r and 0.5 (32)
+    # rounds up for states 8..15, half of the non-zero ones and the zero state the register never holds.
+    states = T(list(range(1, 16)))
+    assert rounding_noise(states, 6, 4).tolist() == [4 * s for s in range(1, 16)]
+    assert stochastic_shift(T([32] * 15), states, 6, 4).tolist() == [0] * 7 + [1] * 8
+    assert rounding_noise(T([0b1011]), 3, 4).tolist() == [0b011]
+
+
+def test_back_projection_is_w_out_transposed_times_error_rounded_and_saturated():
+    cfg = AcceleratorConfig(network=NetworkShape(8, (4,), 2), lanes=4)  # threshold 128: a shift of 7
+    weights = T([[64, -64], [127, 127], [1, 0], [-128, 0]])
+    signal = back_project(weights, T([10, -3]), cfg)
+    # (640 + 192) / 128 = 6.5 -> 7 (half up); (1270 - 381) / 128 = 6.9 -> 7; 10 / 128 -> 0; -1280/128 = -10.
+    assert signal.tolist() == [7, 7, 0, -10]
+    assert back_project(T([[127, 127]]), T([127, 127]), cfg).tolist() == [127]  # 252.0 saturates to int8
 
 
 def test_update_word_saturates_at_both_rails():
     word = T([120, -120, 5, 0])
     causal = T([100, -100, 3, 0])
     new = update_word(word, causal, T([0, 0, -4, 7]), pre_trace=32, pre_spike=1, noise=T([0, 0, 0, 0]),
-                      lr_shift=4, weight_bits=8)
+                      lr_shift=4, weight_bits=8, noise_bits=16)
     # 120 + 3200 // 16 -> 127; -120 - 200 -> -128; 5 + (96 - 4) >> 4 = 5 + 5; 0 + 7 >> 4 = 0.
     assert new.tolist() == [127, -128, 10, 0]
 
@@ -167,7 +192,7 @@ def test_update_layer_equals_update_word_in_visit_order():
         registers = [lfsr_step(r, cfg.lfsr) for r in registers]
         visits += 1
         expected[j, 1] = update_word(expected[j, 1], causal[4:], noncausal[4:], int(q[j]), int(x[j]),
-                                     T(registers), 9, 8)
+                                     T(registers), 9, 8, 16)
     assert steps == 5 + visits == 5 + 4
     assert torch.equal(got, expected)
     assert torch.equal(got[:, 0], words[:, 0]) and torch.equal(got[[0, 3]], words[[0, 3]])
@@ -187,7 +212,7 @@ def test_update_layer_whole_rows_equal_update_word():
         for g in range(2):
             registers = [lfsr_step(r, cfg.lfsr) for r in registers]
             expected[j, g] = update_word(expected[j, g], causal[4 * g:4 * g + 4], torch.zeros(4, dtype=torch.int64),
-                                         int(q[j]), 0, T(registers), 6, 8)
+                                         int(q[j]), 0, T(registers), 6, 8, 16)
     assert steps == 65530 + 8 and torch.equal(got, expected)
 
 

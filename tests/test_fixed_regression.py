@@ -23,7 +23,7 @@ FROZEN_CONFIG = {
                "pre_increment": 32},
     "psi": {"index_shift": 4, "values": [18, 16, 13, 11, 8, 6, 4, 1], "bits": 5, "frac_bits": 6},
     "readout": {"leak_shift": 0, "pre_decay": 0, "score_bits": 24},
-    "learning": {"rule": "stllr", "signal_bits": 8, "error_unit": 64, "alpha_post": 0, "lr_shift": 9,
+    "learning": {"rule": "stllr_dfa", "signal_bits": 8, "error_unit": 64, "alpha_post": 0, "lr_shift": 9,
                  "learn_start_step": 0, "square_half_period_base": 1, "square_half_period_step": 1,
                  "exp_values": [256, 226, 199, 176, 155, 137, 121, 107, 94, 83, 73, 65, 57, 50, 44, 39, 35, 31,
                                 27, 24, 21, 19, 16, 14, 13, 11, 10, 9, 8, 7, 6, 5, 5, 4, 4, 3, 3, 3, 2, 2],
@@ -31,8 +31,10 @@ FROZEN_CONFIG = {
     "lfsr": {"bits": 16, "taps": 0xB400, "seed": 0xACE1},
 }
 
-# name -> (network, changes to FROZEN_CONFIG's learning / top level, digest of the run)
+# name -> (network, changes to FROZEN_CONFIG's learning / top level, digest of the run[, CONTROL.lr_decay])
 CASES = {
+    "stllr_bp_decayed_past_the_lfsr": ({"n_inputs": 512, "hidden": [128], "n_classes": 10}, {"rule": "stllr"}, {},
+                                       "17653b7ba91260e9", 3),
     "stllr_512_128_10": ({"n_inputs": 512, "hidden": [128], "n_classes": 10}, {}, {}, "97b0cc59e83d8820"),
     "stllr_alpha_post_two_layers": ({"n_inputs": 512, "hidden": [64, 32], "n_classes": 10},
                                     {"alpha_post": 1, "lr_shift": 6, "learn_start_step": 3},
@@ -49,11 +51,12 @@ def frozen_config(network: dict, learning: dict, top: dict) -> AcceleratorConfig
     return AcceleratorConfig.from_dict(data)
 
 
-def run_digest(cfg: AcceleratorConfig, samples: int = 12) -> str:
+def run_digest(cfg: AcceleratorConfig, samples: int = 12, lr_decay: int = 0) -> str:
     """Train online on the first digits samples, then score a few test samples; hash everything the chip exposes."""
     train = load_dataset("digits", "train", seed=0)
     test = load_dataset("digits", "test", seed=0)
     model = FixedModel(cfg, initial_weights(cfg, seed=3))
+    model.lr_decay = lr_decay
     digest = hashlib.sha256()
     for index in range(samples):
         digest.update(model.run_sample(train.spikes[index], int(train.labels[index])).numpy().tobytes())
@@ -66,5 +69,5 @@ def run_digest(cfg: AcceleratorConfig, samples: int = 12) -> str:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_model_results_are_frozen(name):
-    network, learning, top, expected = CASES[name]
-    assert run_digest(frozen_config(network, learning, top)) == expected
+    network, learning, top, expected, *decay = CASES[name]
+    assert run_digest(frozen_config(network, learning, top), lr_decay=decay[0] if decay else 0) == expected

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eligo.cli import main
-from eligo.config import AcceleratorConfig, NetworkShape
+from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
 from eligo.regmap import (MAGIC, REGMAP_VERSION, Field, Register, RegisterMap, RegisterMapError,
                           build_register_map, config_hash, render_markdown)
 
@@ -29,7 +29,8 @@ def test_cli_writes_and_checks(tmp_path, capsys):
     assert main(["registers", "--check", "--output", str(out)]) == 1
     assert main(["registers", "--output", str(out)]) == 0
     assert main(["registers", "--check", "--output", str(out)]) == 0
-    config = AcceleratorConfig(network=NetworkShape(n_inputs=34, hidden=(32, 16), n_classes=4), lanes=8)
+    config = AcceleratorConfig(network=NetworkShape(n_inputs=34, hidden=(32, 16), n_classes=4), lanes=8,
+                           learning=LearningConfig(rule="stllr_dfa"))
     config_file = tmp_path / "config.json"
     config_file.write_text(config.to_json())
     assert main(["registers", "--config", str(config_file), "--check", "--output", str(out)]) == 1
@@ -42,7 +43,7 @@ def test_cli_writes_and_checks(tmp_path, capsys):
 
 def test_constants_come_from_config():
     config = AcceleratorConfig(network=NetworkShape(n_inputs=34, hidden=(32, 16), n_classes=4), lanes=8,
-                               weight_bits=6)
+                               learning=LearningConfig(rule="stllr_dfa"), weight_bits=6)
     regmap = build_register_map(config)
     assert regmap["ID"].reset == MAGIC and regmap["VERSION"].reset == REGMAP_VERSION
     assert regmap["CONFIG_HASH"].reset == config_hash(config) == regmap.config_hash

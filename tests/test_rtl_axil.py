@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from eligo.config import AcceleratorConfig, NetworkShape
+from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
 from eligo.regmap import build_register_map
 from eligo_hw.axil import AxiLiteRegisters
 from eligo_hw.export import write_verilog
 from eligo_sim.runner import SIMULATORS, build_bench
 
 # Two hidden layers, so the map has more than the default's registers.
-CONFIG = AcceleratorConfig(network=NetworkShape(n_inputs=34, hidden=(32, 16), n_classes=4), lanes=8)
+CONFIG = AcceleratorConfig(network=NetworkShape(n_inputs=34, hidden=(32, 16), n_classes=4), lanes=8,
+                           learning=LearningConfig(rule="stllr_dfa"))
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

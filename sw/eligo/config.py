@@ -210,6 +210,10 @@ class LfsrFormat:
     Step: ``s = (s >> 1) ^ (taps if s & 1 else 0)``; ``taps`` must give a
     maximal-length sequence. Lane l starts ``l * period // lanes`` steps after
     ``seed`` along that sequence, so lanes never overlap within a period.
+    An update shifted right by s takes its noise from the low s bits of the
+    state; a shift wider than the register (a decayed learning rate) takes the
+    whole state shifted left by s - bits, whose rounding bias (below
+    2**-bits of an LSB) is far under one step's noise.
     """
 
     bits: int = 16
@@ -228,6 +232,14 @@ class LfsrFormat:
         return (1 << self.bits) - 1
 
 
+LR_DECAY_EVERY = 2
+"""Epochs per halving of the on-chip learning rate (the driver's CONTROL.lr_decay schedule): the measured best
+of docs/fixed-point.md's protocol table."""
+
+RULES = ("stllr", "stllr_dfa", "tess")
+"""On-chip rules: S-TLLR with the back-projected (BP) signal, S-TLLR with square-wave DFA, TESS."""
+
+
 @dataclass(frozen=True)
 class LearningConfig:
     """Which rule trains the chip, and its integer constants.
@@ -235,24 +247,31 @@ class LearningConfig:
     Errors e = error_unit * (y - softmax(z)) come from one integer softmax
     block (exp table + divider): at the readout z = the logits; for 'tess' each
     hidden layer also forms its own z_k = sum_i B[k, i] s_i. B is a +-1 square
-    wave from counters. Hidden signal L_i = sat(sum_k B[k, i] e_k) with e the
-    readout error ('stllr', sign-DFA by square wave) or the layer's own
-    ('tess'). Updates, with stochastic rounding:
-    readout dW = e_k * q_j >> lr_shift;
-    hidden  dW = L_i * (Psi_i * q_j + alpha_post * h_i[t-1] * x_j) >> lr_shift_hidden.
+    wave from counters. The hidden signal L_i is
+    'stllr': the readout error back-projected through the readout's weights,
+    L_i = sat((sum_k W_out[i, k] e_k + theta/2) >> log2(theta)), S-TLLR as its
+    paper runs it (one hidden layer: the readout's weights are on chip, so no
+    weight transport);
+    'stllr_dfa': L_i = sat(sum_k B[k, i] e_k), direct feedback by the square wave;
+    'tess': the same projection of the layer's own error.
+    Updates, with stochastic rounding, at shift s = lr_shift + d, where d is
+    the run-time decay (``CONTROL.lr_decay``, 0..``max_lr_decay``):
+    readout dW = e_k * q_j >> s;
+    hidden  dW = L_i * (Psi_i * q_j + alpha_post * h_i[t-1] * x_j) >> (s + psi.frac_bits).
     Learning runs on steps t >= ``learn_start_step`` of a labelled sample.
-    ``lr_shift`` 10 (float rate 2**-6) is where the 8-bit chip tracks the
-    float rule on both embedded sets; at 9 one rounding draw per update moved
-    digits training as far as the float-to-integer step (docs/fixed-point.md).
+    ``lr_shift`` 9 (float rate 2**-5) with the decay raised by one every two
+    epochs is the online protocol that brings the chip to offline BPTT's
+    accuracy (docs/fixed-point.md, "Online protocol").
     ``stochastic_rounding`` off rounds updates half up instead (the LFSRs
     still step, so turning it on and off never changes their sequence).
     """
 
-    rule: Literal["stllr", "tess"] = "stllr"
+    rule: Literal["stllr", "stllr_dfa", "tess"] = "stllr"
     signal_bits: int = 8
     error_unit: int = 64
     alpha_post: int = 0
-    lr_shift: int = 10
+    lr_shift: int = 9
+    max_lr_decay: int = 7
     learn_start_step: int = 0
     square_half_period_base: int = 1
     square_half_period_step: int = 1
@@ -263,12 +282,13 @@ class LearningConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exp_values", tuple(self.exp_values))
-        _require(self.rule in ("stllr", "tess"), f"rule must be 'stllr' or 'tess', got {self.rule!r}")
+        _require(self.rule in RULES, f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         _require(2 <= self.signal_bits <= 16, f"signal_bits must be in 2..16, got {self.signal_bits}")
         _require(1 <= self.error_unit <= self.signal_range[1],
                  f"error_unit must be in 1..{self.signal_range[1]}, got {self.error_unit}")
         _require(self.alpha_post in (-1, 0, 1), f"alpha_post must be -1, 0 or 1, got {self.alpha_post}")
         _require(0 <= self.lr_shift <= 24, f"lr_shift must be in 0..24, got {self.lr_shift}")
+        _require(0 <= self.max_lr_decay <= 15, f"max_lr_decay must be in 0..15, got {self.max_lr_decay}")
         _require(self.learn_start_step >= 0, f"learn_start_step must be >= 0, got {self.learn_start_step}")
         _require(self.square_half_period_base >= 1,
                  f"square_half_period_base must be >= 1, got {self.square_half_period_base}")
@@ -284,6 +304,12 @@ class LearningConfig:
     @property
     def signal_range(self) -> tuple[int, int]:
         return signed_range(self.signal_bits)
+
+    def check_lr_decay(self, decay: int) -> None:
+        """Refuse a run-time learning-rate decay that CONTROL.lr_decay does not take (a whole shift, 0..max)."""
+        if isinstance(decay, bool) or not isinstance(decay, int) or not 0 <= decay <= self.max_lr_decay:
+            raise ValueError(f"learning-rate decay must be a whole shift in 0..{self.max_lr_decay} "
+                             f"(learning.max_lr_decay, the reach of CONTROL.lr_decay), got {decay!r}")
 
     def square_half_period(self, k: int) -> int:
         """Half period, in neurons, of class k's square wave."""
@@ -313,9 +339,13 @@ class AcceleratorConfig:
         for n in self.network.layer_sizes[1:]:
             _require(n % self.lanes == 0 or n < self.lanes,
                      f"layer size {n} must be a multiple of lanes={self.lanes} (or smaller than it)")
-        _require(self.lr_shift_hidden <= self.lfsr.bits,
-                 f"lr_shift + psi.frac_bits = {self.lr_shift_hidden} must be <= lfsr.bits={self.lfsr.bits} "
-                 "(the rounding noise is that wide)")
+        if self.learning.rule == "stllr":
+            _require(len(self.network.hidden) == 1,
+                     f"rule 'stllr' back-projects the readout error into the one hidden layer under the readout; "
+                     f"a config with {len(self.network.hidden)} hidden layers needs 'stllr_dfa' or 'tess'")
+            _require(self.neuron.threshold & (self.neuron.threshold - 1) == 0,
+                     f"rule 'stllr' divides W_out^T e by the threshold with a shift: the threshold must be a power "
+                     f"of two, got {self.neuron.threshold}")
         if self.traces.decay == "shift":
             _require(self.readout.pre_decay <= self.traces.bits,
                      f"readout pre_decay (a shift) must be in 0..{self.traces.bits}, got {self.readout.pre_decay}")
@@ -342,6 +372,17 @@ class AcceleratorConfig:
     def lr_shift_hidden(self) -> int:
         """Hidden layers shift psi.frac_bits more, so one float learning rate holds for every layer."""
         return self.learning.lr_shift + self.psi.frac_bits
+
+    @property
+    def bp_shift(self) -> int:
+        """The back-projected signal's shift: W_out is in units of 1/threshold, L in units of the error."""
+        return self.neuron.threshold.bit_length() - 1
+
+    def layer_shift(self, layer: int, lr_decay: int = 0) -> int:
+        """Learning-rate shift of a weight layer at run-time decay ``lr_decay``: the readout (last) uses
+        lr_shift, hidden layers lr_shift_hidden, both plus the decay."""
+        base = self.learning.lr_shift if layer == len(self.network.hidden) else self.lr_shift_hidden
+        return base + lr_decay
 
     @property
     def update_product_bits(self) -> int:

@@ -19,11 +19,12 @@ import zlib
 from dataclasses import dataclass
 from typing import Literal
 
-from eligo.config import AcceleratorConfig
+from eligo.config import RULES, AcceleratorConfig
 
 MAGIC = 0x454C_4947  # "ELIG" in ASCII
-REGMAP_VERSION = 2
-"""2: ERROR.sample_aborted and ABORTED_WORDS (COMMAND.reset_sample in the middle of a sample)."""
+REGMAP_VERSION = 3
+"""2: ERROR.sample_aborted and ABORTED_WORDS (COMMAND.reset_sample in the middle of a sample).
+3: CONTROL.lr_decay (the run-time learning-rate shift) and the LEARNING constant (which rule the bitstream runs)."""
 DATA_BITS = 32
 ADDRESS_BITS = 12
 """A 4 KiB window, the smallest AXI slave region most interconnects assign."""
@@ -182,6 +183,11 @@ class RegisterMap:
                                    f"0x{self.config_hash:08x}")
 
 
+def lr_decay_bits(config: AcceleratorConfig) -> int:
+    """Width of CONTROL.lr_decay: enough for learning.max_lr_decay (at least one bit)."""
+    return max(config.learning.max_lr_decay.bit_length(), 1)
+
+
 def config_hash(config: AcceleratorConfig) -> int:
     """CRC-32 of the configuration's canonical JSON: the same on every host and in every bitstream."""
     return zlib.crc32(config.to_json().encode("utf-8"))
@@ -238,7 +244,11 @@ def build_register_map(config: AcceleratorConfig) -> RegisterMap:
         Register("SCRATCH", 0x00C, "rw", "free for the driver: proves the bus writes and reads all 32 bits",
                  (Field("value", 0, 32, "any value"),)),
         Register("CONTROL", 0x010, "rw", "run-time settings",
-                 (Field("learn_enable", 0, 1, "apply weight updates on labelled samples (0: inference only)"),)),
+                 (Field("learn_enable", 0, 1, "apply weight updates on labelled samples (0: inference only)"),
+                  Field("lr_decay", 1, lr_decay_bits(config),
+                        f"learning-rate decay d: every update shifts d bits further right (rate / 2**d); values "
+                        f"above {config.learning.max_lr_decay} (learning.max_lr_decay) act as "
+                        f"{config.learning.max_lr_decay}"))),
         Register("COMMAND", 0x014, "wo", "one-cycle commands",
                  (Field("start", 0, 1, "start consuming the event stream"),
                   Field("reset_sample", 1, 1, "abort the sample in progress, if any: zero membranes, traces and "
@@ -272,6 +282,13 @@ def build_register_map(config: AcceleratorConfig) -> RegisterMap:
                    Field("signal", 24, 8, "learning signal", config.learning.signal_bits))),
         _constant("CLOCK_HZ", 0x08C, "clock frequency the bitstream was built for",
                   (Field("hz", 0, 32, "Hz", config.clock_hz),)),
+        _constant("LEARNING", 0x090, "the learning rule and rate the bitstream was built for",
+                  (Field("rule", 0, 4, "hidden signal: " + ", ".join(f"{code} = {name}" for code, name in
+                                                                     enumerate(RULES)),
+                         RULES.index(config.learning.rule)),
+                   Field("lr_shift", 8, 8, "learning-rate shift at CONTROL.lr_decay = 0", config.learning.lr_shift),
+                   Field("max_lr_decay", 16, 8, "largest CONTROL.lr_decay that takes effect",
+                         config.learning.max_lr_decay))),
         *(_constant(f"HIDDEN{k}", 0x0C0 + 4 * k, f"neurons in hidden layer {k}",
                     (Field("neurons", 0, 32, "layer size", size),)) for k, size in enumerate(net.hidden)),
     ]

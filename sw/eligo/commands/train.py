@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from eligo.config import LR_DECAY_EVERY
+
 RULE_NAMES = ("bptt", "stllr", "tess", "tp", "ttbptt")
 EXIT_FAILURE, EXIT_USAGE = 1, 2
 
@@ -44,7 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", default="patterns", help="registered data set name (default patterns)")
     p.add_argument("--time-steps", type=int, default=None, help="passed to the data set loader as time_steps")
     p.add_argument("--samples", type=int, default=None, help="passed to the data set loader as n_samples")
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs (default {FLOAT_EPOCHS} on the float backend, {CHIP_EPOCHS} on the chip's: the "
+                        "online protocol's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="directory for log.json and accuracy.png")
     p.add_argument("--hidden", default="128", help="hidden layers, e.g. 128 or 128,64 or c8k3s2,128")
@@ -65,7 +69,11 @@ def register(subparsers) -> None:
     p.add_argument("--surrogate", choices=("triangle", "fast_sigmoid", "inverse_square"), default="triangle")
     p.add_argument("--readout-beta", type=float, default=0.0, help="leak of the integrator readout")
     p.add_argument("--factors", type=_factors, default=None, help="S-TLLR/TESS λ_post,λ_pre,α_post,α_pre")
-    p.add_argument("--signal", choices=("bp", "dfa", "sdfa"), default="bp", help="S-TLLR learning signal")
+    p.add_argument("--signal", choices=("bp", "dfa", "sdfa"), default="bp",
+                   help="S-TLLR learning signal (on chip: bp = W_out^T e, dfa = the square wave)")
+    p.add_argument("--lr-decay-every", type=int, default=LR_DECAY_EVERY,
+                   help=f"chip backends: halve the learning rate (CONTROL.lr_decay + 1) every this many epochs; "
+                        f"0 keeps it constant (default {LR_DECAY_EVERY})")
     p.add_argument("--basis", choices=("sin", "counter"), default="sin", help="TESS square-wave projection")
     p.add_argument("--trace-beta", type=float, default=0.875, help="TP trace decay")
     p.add_argument("--truncation", type=int, default=5, help="truncated local BPTT: segment length k")
@@ -74,6 +82,7 @@ def register(subparsers) -> None:
 
 
 FLOAT_LEARNING_RATE = 5e-3
+FLOAT_EPOCHS, CHIP_EPOCHS = 5, 10
 
 
 def rule_hyper(args) -> dict:
@@ -159,6 +168,8 @@ def run(args) -> int:
     if backend is None:
         print(f"eligo train: unknown backend {args.backend!r}; known: {', '.join(BACKENDS)}", file=sys.stderr)
         return EXIT_USAGE
+    if args.epochs is None:
+        args.epochs = FLOAT_EPOCHS if args.backend == "float" else CHIP_EPOCHS
     options = {k: v for k, v in (("time_steps", args.time_steps), ("n_samples", args.samples)) if v is not None}
     try:
         train = load_dataset(args.dataset, "train", seed=args.seed, **options)

@@ -48,6 +48,7 @@ class Accelerator:
         self.timeout = timeout
         self._next_index = 0
         self._learn_enable: bool | None = None
+        self._lr_decay: int | None = None
         self.check_identity()
         self.reset()
 
@@ -122,8 +123,25 @@ class Accelerator:
 
     def set_learning(self, enable: bool) -> None:
         if enable != self._learn_enable:
-            self.write("CONTROL", self.regmap["CONTROL"].field("learn_enable").mask if enable else 0)
             self._learn_enable = enable
+            self._write_control()
+
+    @property
+    def lr_decay(self) -> int:
+        """The CONTROL.lr_decay this driver last wrote (0 before any)."""
+        return self._lr_decay or 0
+
+    def set_lr_decay(self, decay: int) -> None:
+        """Halve the learning rate ``decay`` times (CONTROL.lr_decay); refused past learning.max_lr_decay."""
+        self.cfg.learning.check_lr_decay(decay)
+        if decay != self._lr_decay:
+            self._lr_decay = decay
+            self._write_control()
+
+    def _write_control(self) -> None:
+        control = self.regmap["CONTROL"]
+        self.write("CONTROL", (control.field("learn_enable").mask if self._learn_enable else 0)
+                   | (self._lr_decay or 0) << control.field("lr_decay").lsb)
 
     def counters(self) -> Counters:
         return Counters(*(self.read(name) for name, _ in COUNTERS))

@@ -70,6 +70,7 @@ class ModelTransport:
         self.command_masks = {f.name: f.mask for f in command.fields}
         self.kept_bits = {reg.name: (1 << reg.width) - 1 for reg in self.regmap}
         self.learn_mask = self.regmap["CONTROL"].field("learn_enable").mask
+        self.lr_decay_field = self.regmap["CONTROL"].field("lr_decay")
         self.weight_layer, self.weight_index = address.field("layer"), address.field("index")
         self.layout = WeightLayout(cfg)
         sizes = cfg.network.layer_sizes
@@ -255,6 +256,8 @@ class ModelTransport:
         cfg, model = self.cfg, self.model
         spikes = torch.from_numpy(self.step_inputs.copy())[None]
         learn = self.values["CONTROL"] & self.learn_mask
+        decay = (self.values["CONTROL"] & self.lr_decay_field.mask) >> self.lr_decay_field.lsb
+        model.lr_decay = min(decay, cfg.learning.max_lr_decay)  # the hardware caps what the field holds
         steps_before = model.lfsr_steps
         model.step(self.state, spikes, self.label if learn else None, self.step)
         updates = model.lfsr_steps - steps_before

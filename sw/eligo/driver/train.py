@@ -30,6 +30,14 @@ class DeviceModel:
         return torch.from_numpy(np.stack([r.scores for r in self.accelerator.infer(np.asarray(spikes))]))
 
     @property
+    def lr_decay(self) -> int:
+        return self.accelerator.lr_decay
+
+    @lr_decay.setter
+    def lr_decay(self, decay: int) -> None:
+        self.accelerator.set_lr_decay(decay)
+
+    @property
     def lfsr_steps(self) -> int:
         """The LFSRs step once per weight word updated, and the counters were cleared when the device opened."""
         return self.accelerator.counters().updates_applied
@@ -63,7 +71,8 @@ def train_on_device(args, train: SpikeDataset, test: SpikeDataset, progress) -> 
     with Accelerator(open_transport(args.backend, cfg, args.device), cfg) as accelerator:
         accelerator.load_weights(initial_weights(cfg, args.seed))
         history = train_fixed(DeviceModel(accelerator), train, test, epochs=args.epochs, seed=args.seed,
-                              progress=progress, progress_every=max(args.batch_size, 1))
+                              lr_decay_every=args.lr_decay_every, progress=progress,
+                              progress_every=max(args.batch_size, 1))
         history["counters"] = accelerator.counters().as_dict()
     history["config"] = cfg.to_dict()
     history["float_learning_rate"] = cfg.float_learning_rate

@@ -100,12 +100,33 @@ def project_signal(projection, error, learning: LearningConfig):
     return saturate(error @ projection, learning.signal_bits)
 
 
-def stochastic_shift(product, noise, shift: int):
-    """floor((product + r) / 2**shift), r = the low ``shift`` bits of the LFSR state: unbiased rounding."""
-    return shift_right(product + (noise & ((1 << shift) - 1)), shift)
+def back_project(readout_weights, error, cfg: AcceleratorConfig):
+    """S-TLLR's hidden signal L_i = sat((sum_k W_out[i, k] e_k + theta/2) >> log2(theta)): W_out^T e in error units.
+
+    ``readout_weights`` is the readout's [n_hidden, C] memory before this
+    step's readout update (the hidden layer updates first). Rounded half up,
+    so a zero-mean error gives a zero-mean signal; saturated to signal_bits.
+    """
+    shift = cfg.bp_shift
+    total = readout_weights @ error
+    return saturate(shift_right(total + ((1 << shift) >> 1), shift), cfg.learning.signal_bits)
 
 
-def update_word(word, causal, noncausal, pre_trace: int, pre_spike: int, noise, lr_shift: int, weight_bits: int):
+def rounding_noise(noise, shift: int, noise_bits: int):
+    """The r added before a right shift by ``shift``: the low ``shift`` bits of the LFSR state, or, for a shift
+    wider than the ``noise_bits``-bit register, the whole state shifted left into the top of the lost bits."""
+    if shift <= noise_bits:
+        return noise & ((1 << shift) - 1)
+    return noise << (shift - noise_bits)
+
+
+def stochastic_shift(product, noise, shift: int, noise_bits: int):
+    """floor((product + r) / 2**shift), r = ``rounding_noise``: unbiased rounding (to 2**-noise_bits)."""
+    return shift_right(product + rounding_noise(noise, shift, noise_bits), shift)
+
+
+def update_word(word, causal, noncausal, pre_trace: int, pre_spike: int, noise, lr_shift: int, weight_bits: int,
+                noise_bits: int):
     """New value of one memory word of P weights (one input j, P consecutive neurons).
 
     dW_l = (causal_l * q_j + noncausal_l * x_j + r_l) >> lr_shift, then saturate
@@ -113,7 +134,7 @@ def update_word(word, causal, noncausal, pre_trace: int, pre_spike: int, noise, 
     alpha_post*L*h[t-1], ``noise`` the lanes' LFSR states for this word.
     """
     product = causal * pre_trace + noncausal * pre_spike
-    return saturate(word + stochastic_shift(product, noise, lr_shift), weight_bits)
+    return saturate(word + stochastic_shift(product, noise, lr_shift, noise_bits), weight_bits)
 
 
 def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int, cfg: AcceleratorConfig,
@@ -149,13 +170,16 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
         in_visit = columns if n_active == n_groups else (active.cumsum() - 1)[column_groups] * lanes + columns % lanes
         noise = states[:, in_visit]
     else:
-        noise = (1 << lr_shift) >> 1
+        noise = None
     # The product fits in int32 for all but the widest formats; int32 halves the memory traffic.
     dtype = np.int32 if cfg.update_product_bits < 32 else np.int64
     product = causal[columns].astype(dtype) * pre_trace[rows, None].astype(dtype)
     if with_noncausal:
         product += noncausal[columns].astype(dtype) * np.asarray(pre_spikes)[rows, None].astype(dtype)
-    change = stochastic_shift(product, noise, lr_shift)
+    if noise is None:  # round half up
+        change = shift_right(product + ((1 << lr_shift) >> 1), lr_shift)
+    else:
+        change = stochastic_shift(product, noise, lr_shift, cfg.lfsr.bits)
     # Most changes are 0 (a weight in range plus 0 stays itself): only the others are read, added and saturated.
     change = change.ravel()
     changed = change.nonzero()[0]

@@ -29,8 +29,8 @@ import torch
 
 from eligo.config import AcceleratorConfig, TraceFormat
 from eligo.fixed.arith import saturate
-from eligo.fixed.blocks import (integrate_events, project_signal, psi_lookup, softmax_error, square_wave,
-                                update_layer, update_post_trace, update_pre_trace)
+from eligo.fixed.blocks import (back_project, integrate_events, project_signal, psi_lookup, softmax_error,
+                                square_wave, update_layer, update_post_trace, update_pre_trace)
 from eligo.fixed.lif import lif_fire, lif_integrate
 
 
@@ -76,6 +76,8 @@ class FixedModel:
     """Weight memories [n_in, groups, lanes] per layer (address = j * groups + g) and the LFSR step count.
 
     ``synaptic_ops`` counts weight reads of the integration (input events x fan-out), summed over the batch.
+    ``lr_decay`` is the run-time learning-rate decay (``CONTROL.lr_decay``): every layer's update shifts
+    that much further right.
     """
 
     def __init__(self, cfg: AcceleratorConfig, weights: list[torch.Tensor]):
@@ -95,6 +97,7 @@ class FixedModel:
             self.words.append(padded.view(n_in, groups, cfg.lanes))
         self.lfsr_steps = 0
         self.synaptic_ops = 0
+        self._lr_decay = 0
         self.projections = [square_wave(cfg.network.n_classes, n, cfg.learning).numpy()
                             for n in cfg.network.hidden]
         # Properties of the config, read at every step.
@@ -105,6 +108,15 @@ class FixedModel:
                            for code in codes]
         self._post_unit = trace_unit(lambda h, psi: update_post_trace(h, psi, cfg.traces), max(cfg.psi.values) + 1,
                                      cfg.traces)
+
+    @property
+    def lr_decay(self) -> int:
+        return self._lr_decay
+
+    @lr_decay.setter
+    def lr_decay(self, decay: int) -> None:
+        self.cfg.learning.check_lr_decay(decay)
+        self._lr_decay = decay
 
     def weights(self, layer: int) -> torch.Tensor:
         """Layer's weights as a [n_in, n_out] view of its memory."""
@@ -176,21 +188,23 @@ class FixedModel:
     def _learn(self, trace: StepTrace, logits: np.ndarray, label: int) -> None:
         cfg, learning = self.cfg, self.cfg.learning
         error = softmax_error(logits, label, learning.readout_softmax_shift, learning)
+        readout = len(cfg.network.hidden)
         factors = []
         for layer, projection in enumerate(self.projections):
             if learning.rule == "tess":
                 layer_logits = projection @ trace.spikes[layer][0]
                 signal = project_signal(projection, softmax_error(layer_logits, label, learning.tess_softmax_shift,
                                                                   learning), learning)
+            elif learning.rule == "stllr":  # the readout's weights before this step's readout update
+                signal = back_project(self._memory(readout), error, cfg)
             else:
                 signal = project_signal(projection, error, learning)
-            factors.append((signal * trace.psis[layer][0],
-                            learning.alpha_post * signal * trace.previous_post[layer][0], cfg.lr_shift_hidden))
-        factors.append((error, np.zeros_like(error), learning.lr_shift))
-        for layer, (causal, noncausal, shift) in enumerate(factors):
+            factors.append((signal * trace.psis[layer][0], learning.alpha_post * signal * trace.previous_post[layer][0]))
+        factors.append((error, np.zeros_like(error)))
+        for layer, (causal, noncausal) in enumerate(factors):
             _, self.lfsr_steps = update_layer(
                 self.words[layer].numpy(), causal, noncausal, trace.pre_traces[layer][0], trace.inputs[layer][0],
-                shift, cfg, self.lfsr_steps)
+                cfg.layer_shift(layer, self._lr_decay), cfg, self.lfsr_steps)
 
     def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> torch.Tensor:
         """One sample [T, n_inputs] through the chip (learning when labelled); returns its class scores [C]."""
