@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +22,16 @@ def add_out_argument(parser: argparse.ArgumentParser) -> None:
 def machine_load() -> dict:
     """The 1-minute load average and the CPU count, to store with anything timed."""
     return {"load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count()}
+
+
+def source_commit() -> str:
+    """The commit the bench ran on, with '+dirty' when the tree has uncommitted changes to tracked files."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def write_results(out: Path, name: str, results: dict, plot: Callable[[dict, Path], object]) -> None:
