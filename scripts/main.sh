@@ -6,4 +6,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$ELIGO_ROOT"
-exec eligo train --backend model --rule stllr --dataset digits --epochs 2 --seed 0 --out runs/main "$@"
+exec eligo train --backend model --rule stllr --dataset digits --epochs 10 --seed 0 --out runs/main "$@"

@@ -16,7 +16,7 @@ from eligo.config import (RULES, AcceleratorConfig, LearningConfig, LfsrFormat, 
 from eligo.data import load_dataset
 from eligo.fixed import model as model_module
 from eligo.fixed.model import FixedModel, initial_weights
-from eligo.fixed.train import float_twin, model_from_float, train_fixed
+from eligo.fixed.train import FloatTwin, float_twin, lr_decay_schedule, model_from_float, train_fixed
 
 
 def small_config(**learning) -> AcceleratorConfig:
@@ -202,6 +202,15 @@ def test_train_command_model_backend_rejects_what_the_chip_cannot_do(tmp_path, c
     code = main(["train", "--backend", "model", "--dataset", "patterns", "--samples", "16", "--epochs", "1",
                  "--beta", "0.8", "--out", str(tmp_path)])
     assert code == 2 and "--beta must be 1 - 2**-k" in capsys.readouterr().err
+    code = main(["train", "--backend", "model", "--dataset", "patterns", "--samples", "16", "--epochs", "9",
+                 "--lr-decay-every", "1", "--out", str(tmp_path)])
+    assert code == 2 and "reaches 8 at epoch 9; the chip's CONTROL.lr_decay holds 0..7" in capsys.readouterr().err
+    code = main(["train", "--backend", "model", "--dataset", "patterns", "--samples", "16", "--hidden", "16,16",
+                 "--out", str(tmp_path)])
+    assert code == 2 and "needs 'stllr_dfa' or 'tess'" in capsys.readouterr().err
+    code = main(["train", "--backend", "model", "--dataset", "patterns", "--samples", "16", "--signal", "sdfa",
+                 "--out", str(tmp_path)])
+    assert code == 2 and "bp (W_out^T e) or dfa" in capsys.readouterr().err
 
 
 def test_spikes_must_be_binary():
@@ -223,3 +232,54 @@ def test_trace_tables_equal_the_trace_blocks(monkeypatch):
         runs.append((torch.stack(scores), [w.clone() for w in model.words], model.lfsr_steps))
     assert runs[0][2] == runs[1][2] > 0 and torch.equal(runs[0][0], runs[1][0])
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+def test_lr_decay_schedule_halves_every_n_epochs_and_refuses_what_the_field_cannot_hold():
+    cfg = small_config()
+    assert lr_decay_schedule(cfg, 10, 2) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert lr_decay_schedule(cfg, 3, 0) == [0, 0, 0]
+    with pytest.raises(ValueError, match=r"reaches 9 at epoch 10.*0\.\.7 \(learning\.max_lr_decay\)"):
+        lr_decay_schedule(cfg, 10, 1)
+    with pytest.raises(ValueError, match="lr_decay_every"):
+        lr_decay_schedule(cfg, 10, -1)
+    with pytest.raises(ValueError, match=r"0\.\.7"):
+        FixedModel(cfg, initial_weights(cfg, seed=0)).lr_decay = 8
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_decay_of_d_is_the_rate_of_lr_shift_plus_d(rule):
+    """While the shift fits the LFSR the run-time decay and a larger built-in shift are the same chip."""
+    data = load_dataset("patterns", "train", seed=0, n_samples=6, n_inputs=32)
+    decayed, built = FixedModel(small_config(rule=rule, lr_shift=6), initial_weights(small_config(), seed=4)), \
+        FixedModel(small_config(rule=rule, lr_shift=8), initial_weights(small_config(), seed=4))
+    decayed.lr_decay = 2
+    for index in range(len(data)):
+        assert torch.equal(decayed.run_sample(data.spikes[index], int(data.labels[index])),
+                           built.run_sample(data.spikes[index], int(data.labels[index])))
+    assert all(torch.equal(a, b) for a, b in zip(decayed.words, built.words))
+    assert decayed.lfsr_steps == built.lfsr_steps > 0
+
+
+def test_the_bp_signal_learns_through_the_readout_weights_before_their_update():
+    cfg = small_config(rule="stllr", lr_shift=4)
+    model = FixedModel(cfg, initial_weights(cfg, seed=1, gain=3.0))
+    readout_before = model.weights(1).clone()
+    hidden_before = model.weights(0).clone()
+    spikes = torch.ones(1, 32, dtype=torch.uint8)
+    state = model.new_state(1)
+    model.step(state, spikes, label=2, t=0)
+    assert not torch.equal(model.weights(0), hidden_before)
+    # Zeroed readout weights give a zero BP signal: the hidden layer cannot change, the readout still learns.
+    silent = FixedModel(cfg, [hidden_before, torch.zeros_like(readout_before)])
+    silent.step(silent.new_state(1), spikes, label=2, t=0)
+    assert torch.equal(silent.weights(0), hidden_before) and silent.weights(1).any()
+
+
+def test_float_twin_divides_its_rate_by_two_per_decay_step():
+    cfg = small_config()
+    twin = FloatTwin(cfg, float_twin(cfg, seed=0))
+    rates = [group["lr"] for group in twin.rule.optimizer.param_groups]
+    twin.lr_decay = 3
+    assert [group["lr"] for group in twin.rule.optimizer.param_groups] == [rate / 8 for rate in rates]
+    with pytest.raises(ValueError, match=r"0\.\.7"):
+        twin.lr_decay = -1

@@ -18,9 +18,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from eligo.config import AcceleratorConfig
+from eligo.config import LR_DECAY_EVERY, AcceleratorConfig
 from eligo.data import SpikeDataset, load_dataset
-from eligo.fixed.train import float_twin, model_from_float, psi_scale, train_fixed
+from eligo.fixed.train import FloatTwin, float_twin, model_from_float, psi_scale, train_fixed
 
 
 def twin_settings(cfg: AcceleratorConfig) -> dict:
@@ -30,20 +30,18 @@ def twin_settings(cfg: AcceleratorConfig) -> dict:
             "readout_leak_shift": cfg.readout.leak_shift, "psi_scale": psi_scale(cfg),
             "lambda_pre": cfg.traces.pre_lambda, "lambda_post": cfg.traces.post_lambda,
             "learning_rate": cfg.float_learning_rate, "rule": learning.rule, "alpha_post": learning.alpha_post,
-            "learn_start_step": learning.learn_start_step,
+            "learn_start_step": learning.learn_start_step, "lr_decay_every": LR_DECAY_EVERY,
             "square_wave": [learning.square_half_period_base, learning.square_half_period_step]}
 
 
 def compare(cfg: AcceleratorConfig, train: SpikeDataset, test: SpikeDataset, *, epochs: int, seed: int,
             progress=None, floating: dict | None = None) -> dict:
     """Both histories (``eligo.rules.fit.fit`` format) for one seed; ``floating`` is a float history to reuse."""
-    from eligo.rules.fit import fit
-
     rule = float_twin(cfg, seed)
     model = model_from_float(cfg, rule.network)
     fixed = train_fixed(model, train, test, epochs=epochs, seed=seed, progress=progress)
     if floating is None:
-        floating = fit(rule, train, test, epochs=epochs, batch_size=1, seed=seed, progress=progress)
+        floating = train_fixed(FloatTwin(cfg, rule), train, test, epochs=epochs, seed=seed, progress=progress)
     return {"seed": seed, "twin": twin_settings(cfg), "float": floating, "fixed": fixed}
 
 
