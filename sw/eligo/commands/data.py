@@ -1,8 +1,8 @@
 """``eligo data``: inspect, generate and picture event data sets.
 
 ``eligo data info gestures``, ``eligo data generate digits --words digits.bin``,
-``eligo data show gestures --index 3 --out sample.png``. Real sets (``dvs_gesture``,
-``nmnist``) read from ``--data-root``; nothing is downloaded.
+``eligo data show gestures --index 3 --out sample.png``, ``eligo data inspect user01.aedat``.
+Real sets (``dvs_gesture``, ``nmnist``) read from ``--data-root``; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ def register(subparsers) -> None:
             action.add_argument("--index", type=int, default=0, help="sample index (default 0)")
             action.add_argument("--out", type=Path, required=True, help="PNG to write")
         action.set_defaults(func=func)
+    inspect = actions.add_parser("inspect", help="read one event file: its events and what the reader skipped")
+    inspect.add_argument("file", type=Path, help="an .aedat, .aedat4, .bin, .npy or .npz file")
+    inspect.set_defaults(func=run_inspect)
 
 
 def _options(args) -> dict:
@@ -94,6 +97,27 @@ def run_generate(args) -> int:
         args.words.parent.mkdir(parents=True, exist_ok=True)
         words.astype("<u4").tofile(args.words)
         print(f"words: {args.words} ({len(words)} words, {len(train)} samples)")
+    return 0
+
+
+def run_inspect(args) -> int:
+    """Events, sensor, time span and the reader's skipped packets and invalid events; 1 when no sample can be
+    built from the file (it says why)."""
+    from eligo.data.formats import describe_packets, read_events
+
+    recording = read_events(args.file)
+    events = recording.events
+    width, height, polarities = recording.sensor_size
+    print(f"{args.file}: {len(events)} events, sensor {width} x {height} x {polarities}")
+    if len(events):
+        on = int(events["p"].sum())
+        print(f"time: {int(events['t'][0])} .. {int(events['t'][-1])} µs; {on} ON, {len(events) - on} OFF")
+    print(f"skipped packets: {describe_packets(recording.skipped_packets) or 'none'}")
+    print(f"invalid events dropped: {recording.invalid_events}")
+    reason = recording.empty_reason()
+    if reason is not None:
+        print(f"no sample can be built from it: {reason}")
+        return 1
     return 0
 
 

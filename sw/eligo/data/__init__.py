@@ -6,8 +6,8 @@ entry point by name.
 """
 
 from eligo.data.dataset import DATASETS, SpikeDataset, load_dataset, register_dataset
-from eligo.data.events import EVENT_DTYPE, EventFileError
+from eligo.data.events import EVENT_DTYPE, EmptyRecordingError, EventFileError
 from eligo.data.formats import read_events
 
-__all__ = ["DATASETS", "EVENT_DTYPE", "EventFileError", "SpikeDataset", "load_dataset", "read_events",
-           "register_dataset"]
+__all__ = ["DATASETS", "EVENT_DTYPE", "EmptyRecordingError", "EventFileError", "SpikeDataset", "load_dataset",
+           "read_events", "register_dataset"]

@@ -28,6 +28,15 @@ class EventFileError(ValueError):
         super().__init__(f"{self.path}: at byte offset {self.offset}: {reason}")
 
 
+class EmptyRecordingError(ValueError):
+    """A recording with no events where a sample is built from it; names the file and why it is empty."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: no events to build a sample from: {reason}")
+
+
 def make_events(x, y, t, p) -> np.ndarray:
     """Pack equal-length columns into an ``EVENT_DTYPE`` array."""
     columns = [np.asarray(c) for c in (x, y, t, p)]

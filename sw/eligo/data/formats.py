@@ -27,20 +27,52 @@ import struct
 import tokenize
 import zipfile
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
-from eligo.data.events import EVENT_DTYPE, EventFileError, SensorSize, check_events, make_events
+from eligo.data.events import EVENT_DTYPE, EmptyRecordingError, EventFileError, SensorSize, check_events, make_events
 
 
 @dataclass(frozen=True)
 class Recording:
-    """All events of one file and the sensor that produced them."""
+    """All events of one file, the sensor that produced them, and what the reader left out.
+
+    ``skipped_packets`` counts the packets of other types passed over (AEDAT 3.1 type name -> packets) and
+    ``invalid_events`` the events dropped because the file marks them invalid, so a recording that reads
+    short says why.
+    """
 
     events: np.ndarray
     sensor_size: SensorSize
+    path: str = ""
+    skipped_packets: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    invalid_events: int = 0
+
+    def empty_reason(self) -> str | None:
+        """Why the recording holds no events (None when it holds some)."""
+        if len(self.events):
+            return None
+        if self.invalid_events:
+            return f"all {self.invalid_events} events are marked invalid"
+        if self.skipped_packets:
+            return f"no polarity packets, only {describe_packets(self.skipped_packets)}"
+        return "the file holds no events (empty)"
+
+    def require_events(self) -> Recording:
+        """The recording itself; ``EmptyRecordingError`` (file and reason) when there is nothing to learn from."""
+        reason = self.empty_reason()
+        if reason is not None:
+            raise EmptyRecordingError(self.path, reason)
+        return self
+
+
+def describe_packets(counts: Mapping[str, int]) -> str:
+    """``{"IMU6": 3, "frame": 1}`` -> ``"3 IMU6 packets, 1 frame packet"``."""
+    return ", ".join(f"{n} {name} packet{'s' if n != 1 else ''}" for name, n in counts.items())
 
 
 # --------------------------------------------------------------------------- AEDAT 3.1
@@ -50,12 +82,15 @@ AEDAT31_END_HEADER = b"#!END-HEADER\r\n"
 # event type, source, event size, timestamp offset, timestamp overflow, capacity, number, valid
 AEDAT31_PACKET_HEADER = struct.Struct("<hhiiiiii")
 AEDAT31_POLARITY = 1
+AEDAT31_PACKET_TYPES = {0: "special", 1: "polarity", 2: "frame", 3: "IMU6", 4: "IMU9", 5: "sample", 6: "ear",
+                        7: "config", 8: "point1D", 9: "point2D", 10: "point3D", 11: "point4D", 12: "spike"}
+"""The event types of AEDAT 3.1 packet headers, by the names of the format's specification."""
 AEDAT31_EVENT = np.dtype([("data", "<u4"), ("ts", "<i4")])
 DVS128_SENSOR: SensorSize = (128, 128, 2)
 
 
 def read_aedat31(path: str | Path, sensor_size: SensorSize = DVS128_SENSOR) -> Recording:
-    """Polarity events of an AEDAT 3.1 file; other packet types are skipped, invalid events dropped.
+    """Polarity events of an AEDAT 3.1 file; other packet types are skipped, invalid events dropped, both counted.
 
     The 32-bit data word holds the valid mark (bit 0), polarity (bit 1), y
     (bits 2-16) and x (bits 17-31); time is ``ts + (overflow << 31)`` µs.
@@ -69,6 +104,8 @@ def read_aedat31(path: str | Path, sensor_size: SensorSize = DVS128_SENSOR) -> R
         raise EventFileError(path, 0, "the header never ends: no '#!END-HEADER' line")
     offset = header_end + len(AEDAT31_END_HEADER)
     columns, offsets = [], []
+    skipped: dict[str, int] = {}
+    invalid = 0
     while offset < len(data):
         remaining = len(data) - offset
         if remaining < AEDAT31_PACKET_HEADER.size:
@@ -89,23 +126,53 @@ def read_aedat31(path: str | Path, sensor_size: SensorSize = DVS128_SENSOR) -> R
                                                    f"{ts_offset}; expected 8 and 4")
             raw = np.frombuffer(data, dtype=AEDAT31_EVENT, count=number, offset=body)
             keep = (raw["data"] & 1).astype(bool)
+            invalid += number - int(keep.sum())
             columns.append((raw[keep], overflow))
             offsets.append(body + size * np.flatnonzero(keep))
+        else:
+            name = AEDAT31_PACKET_TYPES.get(kind, f"type {kind}")
+            skipped[name] = skipped.get(name, 0) + 1
         offset = body + capacity * size
     words = np.concatenate([raw["data"] for raw, _ in columns]) if columns else np.zeros(0, np.uint32)
     times = (np.concatenate([raw["ts"].astype(np.int64) + (np.int64(overflow) << 31) for raw, overflow in columns])
              if columns else np.zeros(0, np.int64))
     events = make_events((words >> 17) & 0x7FFF, (words >> 2) & 0x7FFF, times, (words >> 1) & 1)
     event_offsets = np.concatenate(offsets) if offsets else np.zeros(0, np.int64)
-    return Recording(check_events(events, sensor_size, path, lambda i: int(event_offsets[i])), sensor_size)
+    return Recording(check_events(events, sensor_size, path, lambda i: int(event_offsets[i])), sensor_size,
+                     str(path), MappingProxyType(skipped), invalid)
 
 
-def write_aedat31(path: str | Path, events: np.ndarray, *, source: str = "DVS128",
-                  events_per_packet: int = 4096) -> None:
-    """Write polarity events as AEDAT 3.1 (the format of DVS128 Gesture), one packet per 31-bit time epoch chunk."""
+AEDAT31_EVENT_BYTES = {0: 8, 2: 36 + 4 * 4 * 2, 3: 36, 4: 48, 5: 8, 6: 8, 7: 12, 8: 16, 9: 20, 10: 24, 11: 28,
+                       12: 12}
+"""Event sizes the writer gives other packet types (a frame event: its 36-byte header and a 4 x 4 grey image)."""
+
+
+def write_aedat31(path: str | Path, events: np.ndarray, *, source: str = "DVS128", events_per_packet: int = 4096,
+                  invalid: np.ndarray | None = None, other_packets: Sequence[tuple[int, int]] = ()) -> None:
+    """Write polarity events as AEDAT 3.1 (the format of DVS128 Gesture), one packet per 31-bit time epoch chunk.
+
+    ``invalid`` (a boolean mask over ``events``) writes those events with their valid mark clear, as cameras
+    mark events they have filtered. ``other_packets`` are ``(packet type, events)`` of other types (IMU6,
+    frame, special, ...; zero-filled bodies), one written after each polarity packet in turn, the rest after
+    the last: what a camera interleaves with its polarity stream.
+    """
     events = np.asarray(events)
     if len(events) and (int(events["t"].min()) < 0 or max(int(events["x"].max()), int(events["y"].max())) > 0x7FFF):
         raise ValueError("AEDAT 3.1 holds non-negative timestamps and coordinates below 32768")
+    invalid = np.zeros(len(events), bool) if invalid is None else np.asarray(invalid, bool)
+    if invalid.shape != (len(events),):
+        raise ValueError(f"invalid must be a mask of {len(events)} events, got shape {invalid.shape}")
+    unknown = [kind for kind, _ in other_packets if kind not in AEDAT31_EVENT_BYTES]
+    if unknown:
+        raise ValueError(f"no event size for packet types {unknown}; known: {sorted(AEDAT31_EVENT_BYTES)}")
+    others = list(other_packets)
+
+    def write_other(out) -> None:
+        kind, number = others.pop(0)
+        size = AEDAT31_EVENT_BYTES[kind]
+        out.write(AEDAT31_PACKET_HEADER.pack(kind, 1, size, 4, 0, number, number, number))
+        out.write(bytes(size * number))
+
     with open(path, "wb") as out:
         out.write(b"#!AER-DAT3.1\r\n#Format: RAW\r\n")
         out.write(f"#Source 1: {source}\r\n".encode())
@@ -116,12 +183,17 @@ def write_aedat31(path: str | Path, events: np.ndarray, *, source: str = "DVS128
             for start in range(epoch_start, epoch_end, events_per_packet):
                 chunk = events[start:min(start + events_per_packet, epoch_end)]
                 raw = np.empty(len(chunk), dtype=AEDAT31_EVENT)
+                valid = ~invalid[start:start + len(chunk)]
                 raw["data"] = ((chunk["x"].astype(np.uint32) << 17) | (chunk["y"].astype(np.uint32) << 2)
-                               | (chunk["p"].astype(np.uint32) << 1) | 1)
+                               | (chunk["p"].astype(np.uint32) << 1) | valid)
                 raw["ts"] = chunk["t"] & 0x7FFF_FFFF
                 out.write(AEDAT31_PACKET_HEADER.pack(AEDAT31_POLARITY, 1, AEDAT31_EVENT.itemsize, 4,
-                                                     int(epochs[start]), len(chunk), len(chunk), len(chunk)))
+                                                     int(epochs[start]), len(chunk), len(chunk), int(valid.sum())))
                 out.write(raw.tobytes())
+                if others:
+                    write_other(out)
+        while others:
+            write_other(out)
 
 
 GESTURE_LABELS_HEADER = "class,startTime_usec,endTime_usec"
@@ -191,7 +263,8 @@ def read_nmnist(path: str | Path, sensor_size: SensorSize = NMNIST_SENSOR) -> Re
     times += np.cumsum(overflow) * NMNIST_OVERFLOW_STEP
     keep = np.flatnonzero(~overflow)
     events = make_events(raw[keep, 0], raw[keep, 1], times[keep], raw[keep, 2] >> 7)
-    return Recording(check_events(events, sensor_size, path, lambda i: int(keep[i]) * NMNIST_RECORD), sensor_size)
+    return Recording(check_events(events, sensor_size, path, lambda i: int(keep[i]) * NMNIST_RECORD), sensor_size,
+                     str(path))
 
 
 def write_nmnist(path: str | Path, events: np.ndarray) -> None:
@@ -260,7 +333,7 @@ def read_aedat4(path: str | Path) -> Recording:
     def packet_offset_of(i: int) -> int:
         return chunk_offsets[int(np.searchsorted(starts, i, side="right")) - 1]
 
-    return Recording(check_events(events, sensor_size, path, packet_offset_of), sensor_size)
+    return Recording(check_events(events, sensor_size, path, packet_offset_of), sensor_size, str(path))
 
 
 # --------------------------------------------------------------------------- .npy / .npz
@@ -295,7 +368,8 @@ def _parse_npy(data: bytes, name: str, sensor_size: SensorSize | None) -> Record
     if sensor_size is None:
         sensor_size = (int(events["x"].max()) + 1 if len(events) else 1,
                        int(events["y"].max()) + 1 if len(events) else 1, 2)
-    return Recording(check_events(events, sensor_size, name, lambda i: data_start + i * dtype.itemsize), sensor_size)
+    return Recording(check_events(events, sensor_size, name, lambda i: data_start + i * dtype.itemsize), sensor_size,
+                     name)
 
 
 def read_npy(path: str | Path, sensor_size: SensorSize | None = None) -> Recording:

@@ -46,7 +46,7 @@ def dvs_gesture_events(split: str, *, data_root: str | Path | None = None) -> Ev
             f"trials_to_train.txt / trials_to_test.txt.")
     samples, labels, durations = [], [], []
     for name in trials.read_text().split():
-        recording = read_aedat31(folder / name)
+        recording = read_aedat31(folder / name).require_events()
         for events, label, duration in split_by_labels(recording.events,
                                                         read_gesture_labels(folder / name.replace(".aedat",
                                                                                                   "_labels.csv"))):
@@ -69,7 +69,7 @@ def nmnist_events(split: str, *, data_root: str | Path | None = None, n_samples:
             f"{folder.parent}, giving {folder.parent}/Train/0/00002.bin and so on.")
     if n_samples is not None:
         files = [files[i] for i in np.sort(np.random.default_rng(seed).permutation(len(files))[:n_samples])]
-    samples = tuple(read_nmnist(path).events for path in files)
+    samples = tuple(read_nmnist(path).require_events().events for path in files)
     labels = np.array([int(path.parent.name) for path in files], np.int64)
     return EventSet("nmnist", samples, labels, np.full(len(files), NMNIST_DURATION_US), NMNIST_SENSOR,
                     tuple(str(d) for d in range(10)))
