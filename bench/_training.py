@@ -50,7 +50,7 @@ def build(dataset: str, rule: str, seed: int, **options):
 
 def learning_memory(dataset: str, rule: str, seed: int, **options) -> float:
     """Peak learning bytes per sample, measured on one training batch of a fresh copy (2 samples for TP)."""
-    options = {k: v for k, v in options.items() if k not in ("batch_size", "epochs")}
+    options = {k: v for k, v in options.items() if k not in ("batch_size", "schedule")}
     train, _ = embedded(dataset, options.get("time_steps"))
     batch = 2 if rule == "tp" else 1
     _, fresh = build(dataset, rule, seed, **options)
@@ -63,7 +63,8 @@ def float_run(dataset: str, rule: str, seed: int, epochs: int = 10, **options) -
     ``options``: network — ``hidden`` ("128", "128,128", "c8k3s2,128" or a tuple), ``input_shape``
     (C, H, W; the embedded sets are 2×16×16), ``recurrent``, ``readout_beta``, ``gain``; neuron — ``beta``,
     ``threshold``, ``reset``, ``surrogate`` and ``surrogate_scale``; data — ``time_steps``; training —
-    ``batch_size`` (16), ``lr`` (5e-3), ``optimizer`` (Adam); anything else goes to the rule (e.g.
+    ``batch_size`` (16), ``lr`` (5e-3), ``optimizer`` (Adam), ``schedule`` ('constant' or 'cosine', see
+    ``fit``); anything else goes to the rule (e.g.
     ``basis``, ``lambda_pre``, ``signal``). Defaults otherwise are the rule's and the network's own.
 
     Returns ``{"history": [test accuracy % after each epoch], "final": last of them, "best": max,
@@ -72,15 +73,16 @@ def float_run(dataset: str, rule: str, seed: int, epochs: int = 10, **options) -
     """
     options = dict(options)
     batch_size = options.pop("batch_size", BATCH_SIZE)
+    schedule = options.pop("schedule", "constant")
     train, test = embedded(dataset, options.get("time_steps"))
     torch.manual_seed(seed)
     _, trained = build(dataset, rule, seed, **options)
     start = time.perf_counter()
-    history = fit(trained, train, test, epochs=epochs, batch_size=batch_size, seed=seed)
+    history = fit(trained, train, test, epochs=epochs, batch_size=batch_size, seed=seed, schedule=schedule)
     wall = time.perf_counter() - start
     curve = [100 * e["test_accuracy"] for e in history["epochs"]]
     return {"dataset": dataset, "rule": rule, "seed": seed, "epochs": epochs, "history": curve,
             "final": curve[-1], "best": max(curve), "initial": 100 * history["initial"]["test_accuracy"],
             "train_loss": [e["train_loss"] for e in history["epochs"]], "wall_s": wall,
             "learning_memory_bytes": learning_memory(dataset, rule, seed, **options),
-            "options": {"batch_size": batch_size, **options}}
+            "options": {"batch_size": batch_size, "schedule": schedule, **options}}

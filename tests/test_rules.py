@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from eligo.accounting import formula_totals, measure
+from eligo.data import load_dataset
 from eligo.rules import STLLR, TESS, TracesPropagation, make_rule, square_wave_projection
+from eligo.rules.fit import fit
 from eligo.snn import LeakyReadout, LIFConv2d, LIFLinear, LIFParams, LIFState, NetState, SNN, build_network
 
 
@@ -133,6 +135,59 @@ def test_tp_readout_update_is_the_gradient_of_its_loss():
     assert rule.last_gradients["layers.0.weight"].abs().sum() > 0
 
 
+def test_tp_readout_learns_the_gradient_of_its_loss_at_any_readout_leak():
+    """With β_out ≠ β_tr the readout's update still is autograd's gradient of the per-step loss."""
+    net = build_network(8, (7,), 3, lif=LIFParams(beta=0.5), readout_beta=0.0, gain=2.0, seed=3)
+    rule = TracesPropagation(net, trace_beta=0.6, optimizer="sgd", lr=0.1, update_every="sample")
+    spikes, labels = _spikes(4, 5, 8, seed=4), torch.tensor([0, 1, 2, 1])
+    weight = net.readout.weight.detach().clone().requires_grad_(True)
+    rule.begin_sample(4, 5)
+    loss = 0.0
+    for t in range(5):
+        rule.step(spikes[:, t], labels)
+        last_spikes = rule.state.layers[-1].s
+        loss = loss + F.cross_entropy(F.linear(last_spikes, weight), labels)
+    rule.end_sample()
+    (expected,) = torch.autograd.grad(loss, weight)
+    assert torch.allclose(rule.last_gradients["readout.weight"], expected, atol=1e-6)
+
+
+def test_tess_pooled_signal_is_the_gradient_of_the_pooled_layer_loss():
+    """pool=p: the conv layer's maps are averaged to p×p per channel before B (C × channels·p²)."""
+    net = NETWORKS["conv"]()
+    rule = TESS(net, pool=1, optimizer="sgd", lr=0.1)
+    conv = net.layers[0]
+    spikes = _spikes(3, 1, conv.n_out, seed=6)[:, 0].float()
+    labels = torch.tensor([2, 0, 1])
+    s = spikes.clone().requires_grad_(True)
+    pooled = s.reshape(3, *conv.out_shape).mean((2, 3))
+    proj = square_wave_projection("sin", 3, conv.out_shape[0])
+    (expected,) = torch.autograd.grad(F.cross_entropy(pooled @ proj.t(), labels), s)
+    assert torch.allclose(rule.local_signal(spikes, labels, conv), expected, atol=1e-7)
+    assert expected.abs().sum() > 0
+    fc = net.layers[1]  # fully connected layers are never pooled
+    fc_spikes = spikes[:, :fc.n_out]
+    assert torch.equal(rule.local_signal(fc_spikes, labels, fc), rule.local_signal(fc_spikes, labels))
+
+
+def test_tess_global_steps_use_the_back_propagated_signal():
+    """The last ``global_steps`` steps learn like S-TLLR (bp), the steps before from the layer-local signal."""
+    spikes, labels = _spikes(2, 4, 8, seed=7), torch.tensor([1, 2])
+    tess = TESS(NETWORKS["fc"](), global_steps=2, optimizer="sgd", lr=0.1, update_every="sample")
+    stllr = STLLR(NETWORKS["fc"](), signal="bp", lambda_pre=0.5, alpha_post=0.0, optimizer="sgd", lr=0.1,
+                  update_every="sample")
+    local = TESS(NETWORKS["fc"](), optimizer="sgd", lr=0.1, update_every="sample")
+    for rule in (tess, stllr, local):
+        rule.begin_sample(2, 4)
+    for t in range(4):
+        for rule in (tess, stllr, local):
+            rule.step(spikes[:, t], labels)
+        reference = stllr if t >= 2 else local
+        for mine, theirs in zip(tess.last_signals, reference.last_signals):
+            assert torch.allclose(mine, theirs, atol=1e-7)
+    assert not torch.allclose(stllr.last_signals[0], local.last_signals[0])
+
+
 def test_tp_needs_pairs():
     rule = TracesPropagation(NETWORKS["fc"]())
     with pytest.raises(ValueError, match="batch of at least 2"):
@@ -198,3 +253,22 @@ def test_bad_hyper_parameters_are_named():
         make_rule("tp", net, truncation=3)
     with pytest.raises(ValueError, match="learn_from"):
         make_rule("stllr", net, learn_from=5).train_sample(_spikes(1, 3, 8), torch.tensor([0]))
+
+
+def test_cosine_schedule_anneals_every_batch_and_restores_the_rate():
+    """fit(schedule='cosine'): batch k of K trains at lr·(1 + cos(πk/K))/2; the rate is restored afterwards."""
+    train = load_dataset("patterns", "train", seed=1, n_samples=32)
+    rule = make_rule("stllr", build_network(train.n_inputs, (8,), train.n_classes, seed=1), lr=0.01)
+    seen = []
+    original = rule.train_sample
+
+    def recording(spikes, labels):
+        seen.append(rule.optimizer.param_groups[0]["lr"])
+        return original(spikes, labels)
+
+    rule.train_sample = recording
+    fit(rule, train, train, epochs=2, batch_size=16, seed=0, schedule="cosine")
+    assert seen == pytest.approx([0.01, 0.01 * (1 + 2 ** -0.5) / 2, 0.005, 0.01 * (1 - 2 ** -0.5) / 2])
+    assert rule.optimizer.param_groups[0]["lr"] == 0.01
+    with pytest.raises(ValueError, match="schedule"):
+        fit(rule, train, train, epochs=1, batch_size=16, seed=0, schedule="step")

@@ -14,6 +14,14 @@ indices whenever it is needed (what a chip does with a counter). Two waves:
   indices: a counter that flips the sign every k + 1 inputs; strictly binary.
 
 The readout learns from its own per-step cross-entropy on (detached) last-layer spikes.
+
+Two choices of the authors' released code are options, off by default (the paper's rule):
+
+* ``pool=p`` — a convolutional layer's spike maps are average-pooled to p × p per channel
+  before the projection (B is then C × channels·p², the gradient spread back over each cell);
+* ``global_steps=k`` — the last k steps of the learning window use the global signal instead,
+  the output error back-propagated through the layers within the step (S-TLLR's ``bp``); the
+  released training loop's ``delay_ls``, set there to at least T, so every step is global.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import torch
 
 from eligo.rules.stllr import EligibilityRule
-from eligo.snn import SNN
+from eligo.snn import SNN, LIFConv2d
 
 BASES = ("sin", "counter")
 
@@ -44,21 +52,45 @@ class TESS(EligibilityRule):
     name = "tess"
 
     def __init__(self, network: SNN, *, basis: str = "sin", lambda_pre: float = 0.5, alpha_post: float = 0.0,
-                 **kwargs):
+                 pool: int | None = None, global_steps: int = 0, **kwargs):
         super().__init__(network, lambda_pre=lambda_pre, alpha_post=alpha_post, **kwargs)
         if basis not in BASES:
             raise ValueError(f"TESS basis must be one of {BASES}, got {basis!r}")
-        self.basis = basis
+        if pool is not None and pool < 1:
+            raise ValueError(f"TESS pool must be >= 1 (or None), got {pool}")
+        if global_steps < 0:
+            raise ValueError(f"TESS global_steps must be >= 0, got {global_steps}")
+        self.basis, self.pool, self.global_steps = basis, pool, global_steps
 
-    def local_signal(self, spikes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """m = Bᵀ(softmax(B·s) − y*)/batch for one layer's spikes."""
+    def local_signal(self, spikes: torch.Tensor, labels: torch.Tensor, layer=None) -> torch.Tensor:
+        """m = ∂CE(B·a, y)/∂s for one layer's spikes s (batch mean), a = s or, with ``pool``, its pooled maps."""
+        if self.pool is not None and isinstance(layer, LIFConv2d):
+            with torch.enable_grad():
+                s = spikes.detach().requires_grad_(True)
+                maps = s.reshape(s.shape[0], *layer.out_shape)
+                pooled = torch.nn.functional.adaptive_avg_pool2d(maps, self.pool).flatten(1)
+                proj = square_wave_projection(self.basis, self.network.n_classes, pooled.shape[1])
+                loss = torch.nn.functional.cross_entropy(pooled @ proj.t(), labels)
+                (signal,) = torch.autograd.grad(loss, s)
+            return signal
         proj = square_wave_projection(self.basis, self.network.n_classes, spikes.shape[1])
         probs = torch.softmax(spikes @ proj.t(), dim=1)
         target = torch.nn.functional.one_hot(labels, proj.shape[0]).float()
         return (probs - target) @ proj / spikes.shape[0]
 
+    def global_step(self) -> bool:
+        """Whether this step is among the last ``global_steps`` of the sample (the global signal's steps)."""
+        return self.t >= self.time_steps - self.global_steps
+
     def learning_signals(self, records, psis, error, labels):
-        return [self.local_signal(r.s, labels) for r in records]
+        net = self.network
+        if not self.global_step():
+            return [self.local_signal(r.s, labels, layer) for r, layer in zip(records, net.layers)]
+        signals = [net.readout.input_grad(error)]
+        for layer, psi in zip(reversed(net.layers[1:]), reversed(psis[1:])):
+            signals.insert(0, layer.input_grad(psi * signals[0]))
+        return signals
 
     def signal_macs(self, index):
+        """MACs of the layer-local signal (the formula's variant: no pooling, no global steps)."""
         return 2 * self.network.n_classes * self.network.layers[index].n_out

@@ -12,7 +12,9 @@ learns at every step from
 with ε̃_prev the previous layer's target trace (the filtered label at layer 1).
 The gradient of E is taken on a graph one step and one layer deep (states,
 traces and inputs detached), as in the authors' code. The readout learns from
-``(softmax(m) − y*)ᵀ·ε_L``. Needs a batch of at least 2 (pairs of samples).
+``(softmax(m) − y*)ᵀ·q_out``, q_out its input filtered by its own leak β_out: the
+exact gradient of the per-step loss for any β_out (the authors' code uses ε_L,
+which is that only when β_out = β_tr). Needs a batch of at least 2 (pairs of samples).
 """
 
 from __future__ import annotations
@@ -56,10 +58,11 @@ class TracesPropagation(LearningRule):
         self.eps = [torch.zeros(batch, layer.n_out) for layer in net.layers]
         self.eps_target = [torch.zeros(batch, layer.n_out) for layer in net.layers]
         self.eps_label = torch.zeros(batch, net.n_classes)
+        self.q_out = torch.zeros(batch, net.readout.n_in)
 
     def learning_state(self):
         targets = [v for s in self.target_state for v in s]
-        return [*self.eps, *self.eps_target, self.eps_label, *targets]
+        return [*self.eps, *self.eps_target, self.eps_label, self.q_out, *targets]
 
     def learn_step(self, x, labels):
         net, beta = self.network, self.trace_beta
@@ -90,16 +93,17 @@ class TracesPropagation(LearningRule):
         with torch.no_grad():
             logits = net.readout.step(x, self.state.readout)
             self.state = type(self.state)(layer_states, logits)
+            self.q_out = net.readout.beta * self.q_out + x
             if self.in_window():
                 error = self.output_error(logits, labels)
-                net.readout.weight.grad += net.readout.weight_outer(error, self.eps[-1])
+                net.readout.weight.grad += net.readout.weight_outer(error, self.q_out)
         return logits
 
     def cost_formula(self, time_steps: int, batch: int = 2) -> list[dict]:
         """Per sample of a batch of ``batch``: traces and target-path state kept; MACs of both paths and E_l.
 
-        State per layer: ε, ε̃, and the target path's membrane and spikes (4·n); the
-        one-step graph is not counted. Learning MACs per step: the target path's
+        State per layer: ε, ε̃, and the target path's membrane and spikes (4·n), and the
+        readout's filtered input; the one-step graph is not counted. Learning MACs per step: the target path's
         forward (S at layer 1, W_l above), the weight gradient of both paths, the
         B×B similarity and distance products per sample (batch·n each).
         """
@@ -113,7 +117,7 @@ class TracesPropagation(LearningRule):
                          "forward_macs": time_steps * layer.macs_per_step,
                          "learning_macs": time_steps * target_fwd + learn_steps * (weight_grads + pairwise)})
         readout = self.network.readout
-        rows.append({"layer": "readout", "state": 0, "forward_macs": time_steps * readout.macs_per_step,
+        rows.append({"layer": "readout", "state": readout.n_in, "forward_macs": time_steps * readout.macs_per_step,
                      "learning_macs": learn_steps * readout.macs_per_step})
         rows[0]["state"] += self.network.n_classes
         return rows
