@@ -9,21 +9,16 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from functools import lru_cache
 from pathlib import Path
 
 from eligo.config import LR_DECAY_EVERY, AcceleratorConfig, NetworkShape
-from eligo.data import SpikeDataset, load_dataset
+from eligo.data import SpikeDataset
 from eligo.fixed.train import FloatTwin, float_twin, model_from_float, train_fixed
+
+from _training import embedded
 
 DATASETS = ("gestures", "digits")
 SEEDS = (0, 1, 2)
-
-
-@lru_cache(maxsize=4)
-def embedded(dataset: str) -> tuple[SpikeDataset, SpikeDataset]:
-    """The embedded set's train and test splits (generated and cached on first use)."""
-    return load_dataset(dataset, "train"), load_dataset(dataset, "test")
 
 
 def chip_config(train: SpikeDataset, hidden: tuple[int, ...] = (128,), **learning) -> AcceleratorConfig:

@@ -14,8 +14,9 @@ import argparse
 from pathlib import Path
 
 import torch
-from _online import DATASETS, SEEDS, chip_config, embedded, online_run, plot_curves, summarize
+from _online import DATASETS, SEEDS, chip_config, online_run, plot_curves, summarize
 from _results import add_out_argument, machine_load, source_commit, write_results
+from _training import embedded
 from tqdm import tqdm
 
 # name -> (learning fields, epochs, epochs per halving of the rate; 0 = constant)
