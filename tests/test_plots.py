@@ -63,7 +63,7 @@ def test_chip_rasters_match_the_chips_spike_counts(tmp_path):
     from eligo.driver.model import ModelTransport
     from eligo.plots import chip_spikes
 
-    cfg = AcceleratorConfig(network=NetworkShape(32, (16, 8), 4), lanes=4)
+    cfg = AcceleratorConfig(network=NetworkShape(32, (16, 8), 4), lanes=4, learning=LearningConfig(rule="stllr_dfa"))
     weights = [w.numpy() for w in initial_weights(cfg, seed=2, gain=3.0)]
     sample = load_dataset("patterns", "test", seed=0, n_samples=1, n_inputs=32).spikes[0].numpy()
     with Accelerator(ModelTransport(cfg), cfg) as chip:
