@@ -26,7 +26,9 @@ from typing import Literal
 
 from amaranth.asserts import Initial
 from amaranth.back import rtlil
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Fragment, Module, Value
+from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Fragment, Module, Signal, Value
+from amaranth.hdl._mem import MemoryInstance
+from amaranth.utils import ceil_log2
 
 from eligo.toolchain import ToolMissing, configure_environment
 
@@ -69,12 +71,39 @@ def inside(elaboratable: Elaboratable, *names: str) -> tuple[Fragment, dict]:
     block elaborated again would have other signals. Walks the fragment's statements (amaranth 0.5).
     """
     fragment = Fragment.get(elaboratable, None)
+    return fragment, assigned(fragment, *names, owner=type(elaboratable).__name__)
+
+
+def assigned(fragment: Fragment, *names: str, owner: str = "the fragment") -> dict:
+    """The signals called ``names`` that ``fragment`` itself assigns (``inside`` for a subfragment)."""
     found = {signal.name: signal for statements in fragment.statements.values() for statement in statements
              for signal in statement._lhs_signals() if signal.name in names}
     missing = set(names) - set(found)
     if missing:
-        raise KeyError(f"{type(elaboratable).__name__} assigns no signal named {sorted(missing)}")
-    return fragment, found
+        raise KeyError(f"{owner} assigns no signal named {sorted(missing)}")
+    return found
+
+
+def subfragment(fragment: Fragment, *path: str) -> Fragment:
+    """The elaborated submodule at ``path`` (names as in ``m.submodules``), for state kept below a block."""
+    for name in path:
+        fragment = fragment.find_subfragment(name)
+    return fragment
+
+
+def memory_row(memory: Fragment, address: Value) -> Signal:
+    """The word at ``address`` of an elaborated ``lib.memory.Memory``, through an added combinational read port.
+
+    For invariants on what a FIFO or buffer holds (white-box): k-induction needs the stored words tied to the
+    harness's record, and no port of the block reads an arbitrary row.
+    """
+    if not isinstance(memory, MemoryInstance):
+        raise TypeError(f"expected an elaborated memory, got {type(memory).__name__}")
+    data = memory._data
+    word = Signal(data.shape, name=f"row_of_{data.name}")
+    memory.read_port(domain="comb", addr=address[:ceil_log2(data.depth)], data=word, en=Const(1),
+                     transparent_for=())
+    return word
 
 
 def sby_text(mode: Mode, depth: int, free_initial_state: bool, il_name: str) -> str:

@@ -10,8 +10,8 @@ and checks its CRC before acting, so a BAD_FRAME has done nothing:
 * SEND fills a 256-word buffer, then pushes its words into ``m_axis`` under
   back-pressure: no word is dropped, and OK is answered once the last is taken.
 * RECV answers EMPTY unless a whole output packet (TLAST seen) is buffered;
-  ``s_axis`` fills an output FIFO and a FIFO of packet lengths, and is held
-  (back-pressure on the top) while either is full.
+  ``s_axis`` fills an output FIFO and a FIFO of packet lengths (a
+  ``PacketBuffer``), and is held (back-pressure on the top) while either is full.
 
 Bytes that arrive while the bridge answers or executes a request wait in a
 16-byte FIFO, so a host may send the next request before the answer has come
@@ -22,7 +22,7 @@ resynchronises as the protocol says.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -32,6 +32,7 @@ from eligo.driver import serial as protocol
 from eligo.driver.layout import output_length
 from eligo.regmap import DATA_BITS
 from eligo_hw.axil import OKAY, AxiLiteSignature
+from eligo_hw.buffers import AxiStreamFifo, PacketBuffer, StreamFifo
 from eligo_hw.top import Accelerator, AxiStreamSignature
 
 DEFAULT_BAUD = 115_200
@@ -155,21 +156,22 @@ class SerialBridge(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        self._output_buffer(m)
+        m.submodules.packets = packets = PacketBuffer(self.output_depth, self.max_packets)
+        wiring.connect(m, wiring.flipped(self.s_axis), packets.s_axis)
+        self._words, self._lengths = packets.words, packets.lengths
         send_buffer = Memory(shape=DATA_BITS, depth=protocol.MAX_SEND_WORDS, init=[])
         m.submodules.send_buffer = send_buffer
         buffer_write, buffer_read = send_buffer.write_port(), send_buffer.read_port()
 
         # Received bytes wait in a FIFO while the bridge answers or executes.
-        m.submodules.request_bytes = received = fifo.SyncFIFOBuffered(width=8, depth=REQUEST_FIFO_BYTES)
-        m.d.comb += [received.w_data.eq(self.requests.payload), received.w_en.eq(self.requests.valid),
-                     self.requests.ready.eq(received.w_rdy)]
+        m.submodules.request_bytes = received = StreamFifo(8, REQUEST_FIFO_BYTES)
+        wiring.connect(m, wiring.flipped(self.requests), received.w)
         # The byte being parsed: the received one, or one of a rejected header's three, scanned again.
         replay, replay_left = Signal(24), Signal(range(4))
         byte, byte_valid, take = Signal(8), Signal(), Signal()
-        m.d.comb += [byte.eq(Mux(replay_left != 0, replay[:8], received.r_data)),
-                     byte_valid.eq((replay_left != 0) | received.r_rdy),
-                     received.r_en.eq(take & (replay_left == 0))]
+        m.d.comb += [byte.eq(Mux(replay_left != 0, replay[:8], received.r.payload)),
+                     byte_valid.eq((replay_left != 0) | received.r.valid),
+                     received.r.ready.eq(take & (replay_left == 0))]
         with m.If(take & (replay_left != 0)):
             m.d.sync += [replay.eq(replay >> 8), replay_left.eq(replay_left - 1)]
         taken = take & byte_valid
@@ -238,8 +240,8 @@ class SerialBridge(wiring.Component):
                         m.next = "WRITE"
                     with m.Elif(command == protocol.SEND):
                         m.next = "SEND_LOAD"
-                    with m.Elif(self._packets_ready):
-                        answer(protocol.OK, Cat(Const(0, 2), self._lengths.r_data))
+                    with m.Elif(self._lengths.valid):
+                        answer(protocol.OK, Cat(Const(0, 2), self._lengths.payload))
                     with m.Else():
                         answer(protocol.EMPTY)
             with m.State("READ"):
@@ -283,26 +285,12 @@ class SerialBridge(wiring.Component):
                 self._answer(m, status, answer_length, rdata, command == protocol.RECV)
         return m
 
-    def _output_buffer(self, m):
-        """``s_axis`` into a word FIFO and, at TLAST, the packet's length into a length FIFO."""
-        m.submodules.packet_words = words = fifo.SyncFIFOBuffered(width=DATA_BITS, depth=self.output_depth)
-        m.submodules.packet_lengths = lengths = fifo.SyncFIFO(width=len(Signal(range(self.output_depth + 1))),
-                                                              depth=self.max_packets)
-        filling = Signal.like(lengths.w_data)
-        inbound = self.s_axis
-        m.d.comb += [inbound.tready.eq(words.w_rdy & lengths.w_rdy), words.w_data.eq(inbound.tdata),
-                     words.w_en.eq(inbound.tvalid & inbound.tready),
-                     lengths.w_data.eq(filling + 1), lengths.w_en.eq(words.w_en & inbound.tlast)]
-        with m.If(words.w_en):
-            m.d.sync += filling.eq(Mux(inbound.tlast, 0, filling + 1))
-        self._words, self._lengths, self._packets_ready = words, lengths, lengths.r_rdy
-
     def _answer(self, m, status, payload_bytes, rdata, from_packet):
         """Send 0xA5, status, length, payload (``rdata`` or the next packet's words) and the CRC-8."""
         position, crc = Signal(range(protocol.MAX_PAYLOAD_BYTES + 6)), Signal(8)
         payload_position = (position - 4)[:16]
         lane = payload_position[:2]
-        payload_byte = Mux(from_packet, self._words.r_data.word_select(lane, 8), rdata.word_select(lane, 8))
+        payload_byte = Mux(from_packet, self._words.payload.word_select(lane, 8), rdata.word_select(lane, 8))
         out = self.answers
         with m.If(position == 0):
             m.d.comb += out.payload.eq(protocol.SYNC)
@@ -317,17 +305,17 @@ class SerialBridge(wiring.Component):
         with m.Else():
             m.d.comb += out.payload.eq(crc)
         in_payload = (position >= 4) & (position < payload_bytes + 4)
-        m.d.comb += out.valid.eq(~(in_payload & from_packet) | self._words.r_rdy)
+        m.d.comb += out.valid.eq(~(in_payload & from_packet) | self._words.valid)
         with m.If(out.valid & out.ready):
             m.d.sync += position.eq(position + 1)
             with m.If(position != 0):
                 m.d.sync += crc.eq(crc8_next(crc, out.payload))
             with m.If(in_payload & from_packet & (lane == WORD_BYTES - 1)):
-                m.d.comb += self._words.r_en.eq(1)
+                m.d.comb += self._words.ready.eq(1)
             with m.If(position == payload_bytes + 4):
                 m.d.sync += [position.eq(0), crc.eq(0)]
                 with m.If(from_packet & (status == protocol.OK)):
-                    m.d.comb += self._lengths.r_en.eq(1)
+                    m.d.comb += self._lengths.ready.eq(1)
                 m.next = "SYNC"
 
 
@@ -373,11 +361,8 @@ class SerialAccelerator(wiring.Component):
         wiring.connect(m, bridge.m_axil, top.s_axil)
         # Registered hand-over of the event words: the bridge's send buffer (block RAM) would otherwise drive the
         # top's decoder, its back-pressure and the weight memories' write enables in one cycle.
-        m.submodules.event_words = events = fifo.SyncFIFOBuffered(width=DATA_BITS + 1, depth=self.event_fifo_words)
-        sent, taken = bridge.m_axis, top.s_axis
-        m.d.comb += [events.w_data.eq(Cat(sent.tdata, sent.tlast)), events.w_en.eq(sent.tvalid),
-                     sent.tready.eq(events.w_rdy),
-                     Cat(taken.tdata, taken.tlast).eq(events.r_data), taken.tvalid.eq(events.r_rdy),
-                     events.r_en.eq(taken.tready)]
+        m.submodules.event_words = events = AxiStreamFifo(self.event_fifo_words)
+        wiring.connect(m, bridge.m_axis, events.s_axis)
+        wiring.connect(m, events.m_axis, top.s_axis)
         wiring.connect(m, top.m_axis, bridge.s_axis)
         return m
