@@ -17,6 +17,7 @@ from eligo.accounting import measure
 from eligo.data import SpikeDataset, load_dataset
 from eligo.rules import make_rule
 from eligo.rules.fit import fit
+from eligo.rules.recipes import recipe
 from eligo.snn import LIFParams, Surrogate, build_network, parse_hidden
 
 LEARNING_RATE, BATCH_SIZE, HIDDEN = 5e-3, 16, "128"
@@ -43,9 +44,18 @@ def build(dataset: str, rule: str, seed: int, **options):
     network = build_network(train.n_inputs, parse_hidden(hidden) if isinstance(hidden, str) else tuple(hidden),
                             train.n_classes, lif=lif, seed=seed, **net)
     options.setdefault("lr", LEARNING_RATE)
+    hidden_lr_scale = options.pop("hidden_lr_scale", None)
     if rule in SEEDED_RULES:
         options.setdefault("seed", seed)
-    return network, make_rule(rule, network, **options)
+    learner = make_rule(rule, network, **options)
+    if hidden_lr_scale is not None:
+        trainables = learner.named_trainables()
+        hidden = [p for name, p in trainables.items() if name.startswith("layers.")]
+        others = [p for name, p in trainables.items() if not name.startswith("layers.")]
+        cls = torch.optim.SGD if learner.optimizer_name == "sgd" else torch.optim.Adam
+        learner._optimizer = cls([{"params": hidden, "lr": learner.lr * hidden_lr_scale},
+                                  {"params": others, "lr": learner.lr}], lr=learner.lr)
+    return network, learner
 
 
 def learning_memory(dataset: str, rule: str, seed: int, **options) -> float:
@@ -60,10 +70,12 @@ def learning_memory(dataset: str, rule: str, seed: int, **options) -> float:
 def float_run(dataset: str, rule: str, seed: int, epochs: int = 10, **options) -> dict:
     """Train ``rule`` offline on an embedded ``dataset`` for ``epochs``; accuracies in %.
 
-    ``options``: network — ``hidden`` ("128", "128,128", "c8k3s2,128" or a tuple), ``input_shape``
+    Unset options take the rule's float recipe (``eligo.rules.recipes``: learning rate, cosine schedule,
+    readout leak), the defaults of ``eligo train --backend float``. ``options``: network — ``hidden`` ("128", "128,128", "c8k3s2,128" or a tuple), ``input_shape``
     (C, H, W; the embedded sets are 2×16×16), ``recurrent``, ``readout_beta``, ``gain``; neuron — ``beta``,
     ``threshold``, ``reset``, ``surrogate`` and ``surrogate_scale``; data — ``time_steps``; training —
-    ``batch_size`` (16), ``lr`` (5e-3), ``optimizer`` (Adam), ``schedule`` ('constant' or 'cosine', see
+    ``batch_size`` (16), ``lr``, ``hidden_lr_scale`` (the hidden layers' rate is ``lr`` times
+    this; default the same rate everywhere), ``optimizer`` (Adam), ``schedule`` ('constant' or 'cosine', see
     ``fit``); anything else goes to the rule (e.g.
     ``basis``, ``lambda_pre``, ``signal``). Defaults otherwise are the rule's and the network's own.
 
@@ -71,7 +83,7 @@ def float_run(dataset: str, rule: str, seed: int, epochs: int = 10, **options) -
     "initial": before training, "wall_s": training wall time, "learning_memory_bytes": measured peak
     learning bytes per sample, "train_loss": [per epoch], "options": options}``.
     """
-    options = dict(options)
+    options = {**recipe(rule), **options}
     batch_size = options.pop("batch_size", BATCH_SIZE)
     schedule = options.pop("schedule", "constant")
     train, test = embedded(dataset, options.get("time_steps"))

@@ -55,8 +55,10 @@ def register(subparsers) -> None:
     p.add_argument("--input-shape", type=_shape, default=None, help="C,H,W of the inputs, needed by conv layers")
     p.add_argument("--recurrent", action="store_true", help="recurrent weights in every hidden layer")
     p.add_argument("--lr", type=float, default=None,
-                   help=f"learning rate (float backend: default {FLOAT_LEARNING_RATE}; model backend: rounded to a "
-                        "power-of-two shift, default the configuration's lr_shift)")
+                   help="learning rate (float backend: default the rule's recipe, eligo.rules.recipes; model backend: "
+                        "rounded to a power-of-two shift, default the configuration's lr_shift)")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default=None,
+                   help="float backend: learning-rate schedule over the run (default the recipe's, cosine)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--update-every", choices=("step", "window", "sample"), default=None,
@@ -67,7 +69,8 @@ def register(subparsers) -> None:
     p.add_argument("--threshold", type=float, default=1.0)
     p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
     p.add_argument("--surrogate", choices=("triangle", "fast_sigmoid", "inverse_square"), default="triangle")
-    p.add_argument("--readout-beta", type=float, default=0.0, help="leak of the integrator readout")
+    p.add_argument("--readout-beta", type=float, default=None,
+                   help="leak of the integrator readout (default: float backend the rule's recipe, chip backends 0)")
     p.add_argument("--factors", type=_factors, default=None, help="S-TLLR/TESS λ_post,λ_pre,α_post,α_pre")
     p.add_argument("--signal", choices=("bp", "dfa", "sdfa"), default="bp",
                    help="S-TLLR learning signal (on chip: bp = W_out^T e, dfa = the square wave)")
@@ -75,19 +78,22 @@ def register(subparsers) -> None:
                    help=f"chip backends: halve the learning rate (CONTROL.lr_decay + 1) every this many epochs; "
                         f"0 keeps it constant (default {LR_DECAY_EVERY})")
     p.add_argument("--basis", choices=("sin", "counter"), default="sin", help="TESS square-wave projection")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="TESS layer loss CE(B·s/τ, y): τ (default the recipe's, 0.03; the paper's code uses 1)")
     p.add_argument("--trace-beta", type=float, default=0.875, help="TP trace decay")
     p.add_argument("--truncation", type=int, default=5, help="truncated local BPTT: segment length k")
     p.add_argument("--block-size", type=int, default=1, help="truncated local BPTT: layers per block")
     p.set_defaults(func=run)
 
 
-FLOAT_LEARNING_RATE = 5e-3
 FLOAT_EPOCHS, CHIP_EPOCHS = 5, 10
 
 
 def rule_hyper(args) -> dict:
     """The rule's keyword arguments from the command line (only those the rule takes)."""
-    lr = FLOAT_LEARNING_RATE if args.lr is None else args.lr
+    from eligo.rules.recipes import recipe
+
+    lr = recipe(args.rule)["lr"] if args.lr is None else args.lr
     hyper = {"lr": lr, "optimizer": args.optimizer, "window": args.window, "learn_from": args.learn_from}
     if args.update_every:
         hyper["update_every"] = args.update_every
@@ -97,6 +103,7 @@ def rule_hyper(args) -> dict:
         hyper.update(signal=args.signal, seed=args.seed)
     elif args.rule == "tess":
         hyper["basis"] = args.basis
+        hyper["temperature"] = recipe("tess")["temperature"] if args.temperature is None else args.temperature
     elif args.rule == "tp":
         hyper.update(trace_beta=args.trace_beta, seed=args.seed)
     elif args.rule == "ttbptt":
@@ -111,6 +118,7 @@ def train_float(args, dataset_train, dataset_test, progress) -> dict:
 
     from eligo.rules import make_rule
     from eligo.rules.fit import fit
+    from eligo.rules.recipes import recipe
     from eligo.snn import LIFParams, Surrogate, build_network, parse_hidden
 
     torch.manual_seed(args.seed)
@@ -119,8 +127,9 @@ def train_float(args, dataset_train, dataset_test, progress) -> dict:
                             recurrent=args.recurrent, readout_beta=args.readout_beta, input_shape=args.input_shape,
                             seed=args.seed)
     rule = make_rule(args.rule, network, **rule_hyper(args))
+    schedule = recipe(args.rule)["schedule"] if args.schedule is None else args.schedule
     return fit(rule, dataset_train, dataset_test, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-               progress=progress)
+               progress=progress, schedule=schedule)
 
 
 def train_on_chip(args, dataset_train, dataset_test, progress) -> dict:
@@ -170,6 +179,10 @@ def run(args) -> int:
         return EXIT_USAGE
     if args.epochs is None:
         args.epochs = FLOAT_EPOCHS if args.backend == "float" else CHIP_EPOCHS
+    if args.readout_beta is None:
+        from eligo.rules.recipes import recipe
+
+        args.readout_beta = recipe(args.rule)["readout_beta"] if args.backend == "float" else 0.0
     options = {k: v for k, v in (("time_steps", args.time_steps), ("n_samples", args.samples)) if v is not None}
     try:
         train = load_dataset(args.dataset, "train", seed=args.seed, **options)

@@ -19,6 +19,9 @@ Two choices of the authors' released code are options, off by default (the paper
 
 * ``pool=p`` — a convolutional layer's spike maps are average-pooled to p × p per channel
   before the projection (B is then C × channels·p², the gradient spread back over each cell);
+* ``temperature=τ`` — the layer loss is CE(B·s/τ, y) (the released code's ``temperature``, 1 there);
+  with B's 1/n_l the logits are small and softmax(B·s) stays near uniform at τ = 1, so m is
+  almost the fixed projection of the label; τ < 1 makes it depend on how well the layer does;
 * ``global_steps=k`` — the last k steps of the learning window use the global signal instead,
   the output error back-propagated through the layers within the step (S-TLLR's ``bp``); the
   released training loop's ``delay_ls``, set there to at least T, so every step is global.
@@ -52,7 +55,7 @@ class TESS(EligibilityRule):
     name = "tess"
 
     def __init__(self, network: SNN, *, basis: str = "sin", lambda_pre: float = 0.5, alpha_post: float = 0.0,
-                 pool: int | None = None, global_steps: int = 0, **kwargs):
+                 pool: int | None = None, global_steps: int = 0, temperature: float = 1.0, **kwargs):
         super().__init__(network, lambda_pre=lambda_pre, alpha_post=alpha_post, **kwargs)
         if basis not in BASES:
             raise ValueError(f"TESS basis must be one of {BASES}, got {basis!r}")
@@ -60,23 +63,25 @@ class TESS(EligibilityRule):
             raise ValueError(f"TESS pool must be >= 1 (or None), got {pool}")
         if global_steps < 0:
             raise ValueError(f"TESS global_steps must be >= 0, got {global_steps}")
-        self.basis, self.pool, self.global_steps = basis, pool, global_steps
+        if not temperature > 0:
+            raise ValueError(f"TESS temperature must be positive, got {temperature}")
+        self.basis, self.pool, self.global_steps, self.temperature = basis, pool, global_steps, temperature
 
     def local_signal(self, spikes: torch.Tensor, labels: torch.Tensor, layer=None) -> torch.Tensor:
-        """m = ∂CE(B·a, y)/∂s for one layer's spikes s (batch mean), a = s or, with ``pool``, its pooled maps."""
+        """m = ∂CE(B·a/τ, y)/∂s for one layer's spikes s (batch mean), a = s or, with ``pool``, its pooled maps."""
         if self.pool is not None and isinstance(layer, LIFConv2d):
             with torch.enable_grad():
                 s = spikes.detach().requires_grad_(True)
                 maps = s.reshape(s.shape[0], *layer.out_shape)
                 pooled = torch.nn.functional.adaptive_avg_pool2d(maps, self.pool).flatten(1)
                 proj = square_wave_projection(self.basis, self.network.n_classes, pooled.shape[1])
-                loss = torch.nn.functional.cross_entropy(pooled @ proj.t(), labels)
+                loss = torch.nn.functional.cross_entropy(pooled @ proj.t() / self.temperature, labels)
                 (signal,) = torch.autograd.grad(loss, s)
             return signal
         proj = square_wave_projection(self.basis, self.network.n_classes, spikes.shape[1])
-        probs = torch.softmax(spikes @ proj.t(), dim=1)
+        probs = torch.softmax(spikes @ proj.t() / self.temperature, dim=1)
         target = torch.nn.functional.one_hot(labels, proj.shape[0]).float()
-        return (probs - target) @ proj / spikes.shape[0]
+        return (probs - target) @ proj / (self.temperature * spikes.shape[0])
 
     def global_step(self) -> bool:
         """Whether this step is among the last ``global_steps`` of the sample (the global signal's steps)."""
