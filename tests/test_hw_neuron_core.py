@@ -15,9 +15,10 @@ from eligo.fixed.model import FixedModel, initial_weights
 from eligo_hw.neuron_core import NeuronCore
 
 CONFIGS = {
+    # A threshold that is not a power of two (so the square-wave signal: the BP one divides by a shift).
     "p8-two-groups": AcceleratorConfig(network=NetworkShape(n_inputs=20, hidden=(16,), n_classes=8), lanes=8,
                                        neuron=NeuronFormat(membrane_bits=10, input_bits=9, leak_shift=2, threshold=60),
-                                       weight_bits=6, learning=LearningConfig(alpha_post=1)),
+                                       weight_bits=6, learning=LearningConfig(rule="stllr_dfa", alpha_post=1)),
     "p4-zero-reset": AcceleratorConfig(network=NetworkShape(n_inputs=9, hidden=(12,), n_classes=4), lanes=4,
                                        neuron=NeuronFormat(reset="zero", leak_shift=1)),
 }

@@ -19,6 +19,9 @@ CONFIGS = {
                                         weight_bits=4, learning=LearningConfig(lr_shift=1, alpha_post=1)),
     "default-widths-4-lanes": AcceleratorConfig(network=NetworkShape(n_inputs=8, hidden=(12,), n_classes=2),
                                                 lanes=4, learning=LearningConfig(lr_shift=0, alpha_post=-1)),
+    # A decay reaching past the 16-bit LFSR (hidden shifts 10..25): the noise moves up into the lost bits.
+    "decay-past-lfsr": AcceleratorConfig(network=NetworkShape(n_inputs=8, hidden=(8,), n_classes=2), lanes=4,
+                                         learning=LearningConfig(lr_shift=4, max_lr_decay=15, alpha_post=1)),
 }
 STEPS = 4
 
@@ -49,6 +52,7 @@ def test_layer_update_matches_model(name, layer, seed):
                 ctx.set(dut.factor_data, {"causal": causal, "noncausal": noncausal})
                 await ctx.tick()
             ctx.set(dut.factor_we, 0)
+            ctx.set(dut.decay, step.decay)
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)

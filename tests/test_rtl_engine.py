@@ -15,6 +15,12 @@ CASES = {
     # S-TLLR with the post term, two groups per layer-0 row, a fast learning rate that moves weights every step.
     "stllr-p8": (AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(16,), n_classes=4), lanes=8,
                                    learning=LearningConfig(alpha_post=1, lr_shift=2)), 3.0),
+    # S-TLLR's back-projected signal with 8 classes on 4 lanes: two readout words per hidden neuron.
+    "stllr-bp-p4": (AcceleratorConfig(network=NetworkShape(n_inputs=12, hidden=(8,), n_classes=8), lanes=4,
+                                      learning=LearningConfig(alpha_post=-1, lr_shift=2, max_lr_decay=3)), 3.0),
+    # Square-wave DFA, the other S-TLLR signal a bitstream can be built for.
+    "stllr-dfa-p8": (AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(16,), n_classes=4), lanes=8,
+                                       learning=LearningConfig(rule="stllr_dfa", alpha_post=1, lr_shift=2)), 3.0),
     # TESS on 4 lanes, narrow membranes that saturate, zero reset, multiply-encoded traces, late learning start.
     "tess-p4": (AcceleratorConfig(network=NetworkShape(n_inputs=12, hidden=(8,), n_classes=4), lanes=4,
                                   neuron=NeuronFormat(membrane_bits=9, input_bits=8, reset="zero", threshold=40),
@@ -65,6 +71,15 @@ def test_engine_bench_single_port_weights(simulator, tmp_path):
 
 def test_engine_bench_stllr_icarus(tmp_path):
     run_case("icarus", "stllr-p8", tmp_path, (1, 2), **SMALL_RUN)
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_engine_bench_back_projection(simulator, tmp_path):
+    run_case(simulator, "stllr-bp-p4", tmp_path, (1, 2), **SMALL_RUN, max_decay=3)
+
+
+def test_engine_bench_stllr_dfa_icarus(tmp_path):
+    run_case("icarus", "stllr-dfa-p8", tmp_path, (1,), **SMALL_RUN)
 
 
 # The full-size layer trains for 20 steps with each rule on Verilator (a build of about 8 minutes on two busy cores,

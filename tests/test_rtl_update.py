@@ -12,11 +12,13 @@ from eligo_sim.runner import SIMULATORS, build_bench
 
 GAIN = 4.0
 WEIGHT_SEED = 5
-# (config, layer): a saturating narrow hidden layer on 8 lanes, and a readout of 10 classes in 16 lanes.
+# (config, layer): a saturating narrow hidden layer on 8 lanes (run-time decays up to 12: shifts 8..20, past the
+# 16-bit LFSR), and a readout of 10 classes in 16 lanes.
 # The full-size 512 x 128 layer trains inside the layer engine (tests/test_rtl_engine.py).
 CASES = {
     "hidden-narrow-p8": (AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(32,), n_classes=4), lanes=8,
-                                           weight_bits=5, learning=LearningConfig(lr_shift=2, alpha_post=1)), 0),
+                                           weight_bits=5,
+                                           learning=LearningConfig(lr_shift=2, alpha_post=1, max_lr_decay=12)), 0),
     "readout-p16": (AcceleratorConfig(network=NetworkShape(n_inputs=16, hidden=(32,), n_classes=10),
                                       lanes=16, learning=LearningConfig(lr_shift=3)), 1),
 }

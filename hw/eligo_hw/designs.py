@@ -29,7 +29,7 @@ from eligo.fixed.blocks import update_layer
 from eligo.fixed.lif import lif_step
 from eligo.fixed.model import FixedModel, initial_weights
 from eligo_hw.neuron import LIFNeuron
-from eligo_hw.update import LayerUpdateWithBank, layer_shift
+from eligo_hw.update import LayerUpdateWithBank
 
 WEIGHT_SEED = 5
 WEIGHT_GAIN = 4.0
@@ -105,7 +105,7 @@ def update_golden(cfg: AcceleratorConfig, seed: int) -> tuple[dict, dict]:
     pre_spike = (torch.rand(n_in, generator=generator) < 0.3).long() * (pre_trace != 0)
     causal, noncausal = signal * psi, cfg.learning.alpha_post * signal * post_trace
     before = words.clone()
-    after, visits = update_layer(words, causal, noncausal, pre_trace, pre_spike, layer_shift(cfg, layer), cfg, 0)
+    after, visits = update_layer(words, causal, noncausal, pre_trace, pre_spike, cfg.layer_shift(layer), cfg, 0)
     inputs = {"weight_words": before, "pre_trace": pre_trace, "pre_spike": pre_spike,
               "causal": causal, "noncausal": noncausal, "lfsr_steps_before": torch.tensor(0)}
     return inputs, {"weight_words": after, "visits": torch.tensor(visits)}

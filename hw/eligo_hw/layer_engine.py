@@ -11,8 +11,11 @@ for the phases and their cycle costs):
   accumulates, the layer-0 pre-trace scan starts.
 * READOUT: each hidden spike leaves on ``output`` (back-pressure stalls it)
   and is integrated into the readout; the readout fires, its pre-trace scan runs.
-* LEARN (labelled samples, t >= learn_start_step): softmax error, signals,
-  factors, then the weight updates of layer 0 and of the readout, sharing one LFSR bank.
+* LEARN (labelled samples, t >= learn_start_step): softmax error, the hidden
+  signal ('stllr': back-projected through the readout's weights in one pass
+  over its memory; 'stllr_dfa' and 'tess': the square-wave projection),
+  factors, then the weight updates of layer 0 and of the readout, sharing one
+  LFSR bank, at the run-time decay ``lr_decay``.
 * ABORT (the ``abort`` input): the sample in progress ends as END would
   end it, without scores (see ``LayerEngine``).
 
@@ -31,7 +34,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig, ConfigError
-from eligo_hw.learning_signal import Projection, SoftmaxError, logit_bits, square_wave_negative, tree_sum
+from eligo_hw.learning_signal import (BackProjection, Projection, SoftmaxError, logit_bits, square_wave_negative,
+                                      tree_sum)
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.neuron_core import NeuronCore
 from eligo_hw.traces import PreTraceScan
@@ -39,6 +43,8 @@ from eligo_hw.update import Layouts, LayerUpdate
 from eligo_hw.words import Command, Kind, saturating_increment
 
 PHASES = ("integrate", "fire", "readout", "traces", "learn", "end", "stall")
+LEARN_STATES = ("ERROR_START", "ERROR_WAIT", "BACK_PROJECT", "HIDDEN_FACTORS", "READOUT_FACTORS", "UPDATE0",
+                "UPDATE0_WAIT", "UPDATE1_WAIT")
 
 
 def counting_layout() -> data.StructLayout:
@@ -99,6 +105,7 @@ class LayerEngine(wiring.Component):
             "error": Out(1),
             "clear_error": In(1),
             "abort": In(1),
+            "lr_decay": In(range(cfg.learning.max_lr_decay + 1)),
             "weight_layer": In(1),
             "weight_addr": In(range(max(self.depths))),
             "weight_we": In(1),
@@ -131,14 +138,20 @@ class LayerEngine(wiring.Component):
         m.submodules.update0, m.submodules.update1 = update0, update1
         m.submodules.bank = bank = LfsrBank(cfg.lfsr, lanes)
         m.submodules.softmax = softmax = SoftmaxError(cfg)
-        m.submodules.projection = projection = Projection(cfg, n_hidden)
+        back_projecting = cfg.learning.rule == "stllr"
+        back = projection = None
+        if back_projecting:
+            m.submodules.back = back = BackProjection(cfg)
+        else:
+            m.submodules.projection = projection = Projection(cfg, n_hidden)
         m.submodules.scan0 = scan0 = PreTraceScan(cfg.traces, cfg.traces.pre_decay, n_in, lanes)
         m.submodules.scan1 = scan1 = PreTraceScan(cfg.traces, cfg.readout.pre_decay, n_hidden, lanes)
 
         m.d.comb += [self.learn_words.eq(update0.visits + update1.visits),
                      bank.step.eq(update0.lfsr_step | update1.lfsr_step),
                      self.counting.learn_word.eq(bank.step),
-                     update0.noise.eq(bank.states), update1.noise.eq(bank.states)]
+                     update0.noise.eq(bank.states), update1.noise.eq(bank.states),
+                     update0.decay.eq(self.lr_decay), update1.decay.eq(self.lr_decay)]
         # Pre traces sit P per word: the probe reads row probe_addr's word and picks its lane a cycle later.
         lane_bits = (lanes - 1).bit_length()
         probe_lane = Signal(range(lanes))
@@ -149,12 +162,17 @@ class LayerEngine(wiring.Component):
                          update.pre_we.eq(scan.write_en), update.pre_addr.eq(scan.write_addr),
                          update.pre_data.eq(scan.write_data), probe.eq(update.pre_read_data[probe_lane])]
 
-        # Weight memories: the cores read them while integrating, the host while idle.
+        # Weight memories: the cores read them while integrating, the host while idle, the back-projection the
+        # readout's while it runs.
         host_layer = Signal()
         m.d.sync += host_layer.eq(self.weight_layer)
+        engine_addrs = [core0.weight_addr, core1.weight_addr]
+        if back_projecting:
+            engine_addrs[1] = Mux(back.busy, back.weight_addr, core1.weight_addr)
+            m.d.comb += back.weight_data.eq(update1.weight_data)
         for layer, (core, update) in enumerate(((core0, update0), (core1, update1))):
             selected = self.weight_layer == layer
-            m.d.comb += [update.weight_addr.eq(Mux(self.idle, self.weight_addr, core.weight_addr)),
+            m.d.comb += [update.weight_addr.eq(Mux(self.idle, self.weight_addr, engine_addrs[layer])),
                          update.weight_we.eq(self.idle & self.weight_we & selected),
                          update.weight_wdata.eq(self.weight_wdata),
                          core.weight_data.eq(update.weight_data)]
@@ -215,7 +233,7 @@ class LayerEngine(wiring.Component):
 
         # Data buses are driven unconditionally and only their strobes depend on the state: a bit that is
         # constant in every branch of a conditional assignment is lost by the Verilog backend (X in Icarus).
-        self._hidden_factors(m, core0, update0, projection, factor_group)
+        self._hidden_factors(m, core0, update0, back if back_projecting else projection, factor_group)
         for lane in range(lanes):
             padded = [readout_errors[k] if k < classes else 0 for k in range(lane, groups1 * lanes, lanes)]
             m.d.comb += update1.factor_data.causal[lane].eq(padded[0] if groups1 == 1 else Array(padded)[walk])
@@ -251,8 +269,11 @@ class LayerEngine(wiring.Component):
                         m.next = "ABORT"
 
         learning_on = labelled & (step >= cfg.learning.learn_start_step)
-        m.d.comb += [core0.factor_addr.eq(walk), projection.errors.eq(hidden_errors),
-                     projection.group.eq(walk), softmax.label.eq(label), softmax.tess.eq(tess_phase),
+        if back_projecting:
+            m.d.comb += [back.errors.eq(readout_errors), back.group.eq(walk)]
+        else:
+            m.d.comb += [projection.errors.eq(hidden_errors), projection.group.eq(walk)]
+        m.d.comb += [core0.factor_addr.eq(walk), softmax.label.eq(label), softmax.tess.eq(tess_phase),
                      softmax.logits.eq(Mux(tess_phase, z.as_value(), logits.as_value()))]
 
         with m.FSM() as fsm:
@@ -331,7 +352,14 @@ class LayerEngine(wiring.Component):
                             m.next = "ERROR_START"
                         with m.Else():
                             m.next = "HIDDEN_FACTORS"
+                    elif back_projecting:  # it reads the readout errors from the next cycle on
+                        m.d.comb += back.start.eq(1)
+                        m.next = "BACK_PROJECT"
                     else:
+                        m.next = "HIDDEN_FACTORS"
+            if back_projecting:
+                with state("BACK_PROJECT"):
+                    with m.If(~back.busy):
                         m.next = "HIDDEN_FACTORS"
             with state("HIDDEN_FACTORS"):
                 # Psi and h[t-1] of a group arrive the cycle after its address: issue, then write the factors.
@@ -383,7 +411,7 @@ class LayerEngine(wiring.Component):
                 m.d.sync += [pending.eq(0), abort_pending.eq(0)]
                 m.next = "CLEAR"
             with state("CLEAR", abortable=False):
-                with m.If(~core0.busy & ~core1.busy & ~scan0.busy & ~scan1.busy & ~softmax.busy):
+                with m.If(~Cat(unit.busy for unit in (core0, core1, scan0, scan1, softmax, back) if unit).any()):
                     m.d.sync += [inputs.eq(0), step.eq(0), labelled.eq(0), started.eq(0)]
                     m.next = "RUN"
 
@@ -401,9 +429,7 @@ class LayerEngine(wiring.Component):
             "fire": fsm.ongoing("FIRE"),
             "readout": fsm.ongoing("READOUT") | fsm.ongoing("READOUT_FIRE"),
             "traces": fsm.ongoing("TRACES"),
-            "learn": Cat(fsm.ongoing(state) for state in ("ERROR_START", "ERROR_WAIT", "HIDDEN_FACTORS",
-                                                         "READOUT_FACTORS", "UPDATE0", "UPDATE0_WAIT",
-                                                         "UPDATE1_WAIT")).any(),
+            "learn": Cat(fsm.ongoing(state) for state in LEARN_STATES if state in fsm.encoding).any(),
             "end": fsm.ongoing("SCORES") | fsm.ongoing("ABORT") | fsm.ongoing("CLEAR"),
             "stall": self.output.valid & ~self.output.ready,
         }
@@ -412,16 +438,21 @@ class LayerEngine(wiring.Component):
             saturating_increment(m, getattr(self, f"cycles_{phase}"), condition)
         return m
 
-    def _hidden_factors(self, m, core0, update0, projection, factor_group):
+    def _hidden_factors(self, m, core0, update0, source, factor_group):
         """causal = L * Psi, noncausal = alpha_post * L * h[t-1] for the P neurons of ``factor_group``.
 
-        The projection works on the group being issued; its signals are held a
-        cycle and meet that group's Psi and h[t-1] when they arrive, so the
-        projection's adder tree and the multipliers are in different cycles.
+        ``source`` gives the signals of the group being issued: the
+        square-wave projection combinationally (held a cycle here, so its
+        adder tree and the multipliers are in different cycles), the
+        back-projection from its memory a cycle later; either way they meet
+        that group's Psi and h[t-1] when those arrive.
         """
         alpha = self.cfg.learning.alpha_post
-        signals = Signal.like(projection.signals)
-        m.d.sync += signals.eq(projection.signals)
+        if isinstance(source, BackProjection):
+            signals = source.signals
+        else:
+            signals = Signal.like(source.signals)
+            m.d.sync += signals.eq(source.signals)
         m.d.comb += update0.factor_addr.eq(factor_group)
         for lane in range(self.cfg.lanes):
             signal = signals[lane]

@@ -1,16 +1,19 @@
-"""Learning-signal unit: the integer softmax error and the square-wave projection.
+"""Learning-signal unit: the integer softmax error, the square-wave projection and the back-projection.
 
 ``SoftmaxError`` is ``eligo.fixed.blocks.softmax_error``: a max, an exp ROM,
 a sum and one sequential restoring divider shared by the classes (one
 quotient bit per cycle). ``Projection`` is ``project_signal`` over the
 ``square_wave`` B for P neurons at a time: B's C x P signs of a group come
 from a constant table of G rows in logic, so no memory holds B.
+``BackProjection`` is ``back_project``: W_out^T e from the readout's own
+weight memory, one word a cycle.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
@@ -165,4 +168,90 @@ class Projection(wiring.Component):
             terms = [Mux(negative[k * cfg.lanes + lane], -self.errors[k], self.errors[k])
                      for k in range(cfg.network.n_classes)]
             m.d.comb += self.signals[lane].eq(saturate(tree_sum(terms), learning.signal_bits))
+        return m
+
+
+class BackProjection(wiring.Component):
+    """S-TLLR's hidden signal L_i = sat((sum_k W_out[i, k] e_k + theta/2) >> log2 theta): ``back_project``.
+
+    One pass over the readout's weight memory (``weight_addr`` out,
+    ``weight_data`` in a cycle later; address = i * G1 + g, so hidden neuron
+    i's C weights are its G1 consecutive words): a word's P products with
+    the errors of its classes go through an adder tree into a register, and
+    a neuron's G1 partial sums into an accumulator that rounds, shifts and
+    saturates into lane i mod P of a staged group of signals. A full group is
+    written to a small memory (G0 words of P signals) that ``group`` reads, a
+    cycle later on ``signals``. ``start`` begins the pass; ``errors`` must hold
+    from then until ``busy`` falls, n_hidden * G1 + 3 cycles later. The readout's
+    weights are on chip, so the signal needs no copy of them (no weight transport).
+    """
+
+    def __init__(self, cfg: AcceleratorConfig):
+        self.cfg = cfg
+        n_hidden = cfg.network.hidden[-1]
+        self.readout_groups, self.hidden_groups = cfg.groups[-1], cfg.groups[-2]
+        self.depth = n_hidden * self.readout_groups
+        signal_bits, lanes = cfg.learning.signal_bits, cfg.lanes
+        super().__init__({
+            "errors": In(data.ArrayLayout(signed(signal_bits), cfg.network.n_classes)),
+            "start": In(1),
+            "busy": Out(1),
+            "weight_addr": Out(range(max(self.depth, 2))),
+            "weight_data": In(data.ArrayLayout(signed(cfg.weight_bits), lanes)),
+            "group": In(range(max(self.hidden_groups, 2))),
+            "signals": Out(data.ArrayLayout(signed(signal_bits), lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, lanes, classes = self.cfg, self.cfg.lanes, self.cfg.network.n_classes
+        n_hidden, readout_groups = cfg.network.hidden[-1], self.readout_groups
+        m.submodules.signals = memory = Memory(shape=self.signals.shape(), depth=self.hidden_groups, init=[])
+        write, read = memory.write_port(), memory.read_port()
+        m.d.comb += [read.addr.eq(self.group), self.signals.eq(read.data)]
+
+        total_bits = cfg.weight_bits + cfg.learning.signal_bits + max(classes, 2).bit_length()
+        # Issue: the address walks the memory in order; neuron and readout group follow it.
+        running = Signal()
+        neuron, readout_group = Signal(range(max(n_hidden, 2))), Signal(range(max(readout_groups, 2)))
+        # Stage 1 (the word read last cycle): which neuron and group it belongs to.
+        read_valid, read_neuron, read_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
+        # Stage 2: the word's partial sum.
+        partial_valid, partial_neuron, partial_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
+        partial, total = Signal(signed(total_bits)), Signal(signed(total_bits))
+        staged = Signal.like(self.signals)
+        flush, flush_group = Signal(), Signal(range(max(self.hidden_groups, 2)))
+
+        m.d.comb += self.weight_addr.eq(neuron * readout_groups + readout_group)
+        with m.If(self.start):
+            m.d.sync += [running.eq(1), neuron.eq(0), readout_group.eq(0), staged.eq(0)]
+        with m.If(running):
+            m.d.sync += readout_group.eq(readout_group + 1)
+            with m.If(readout_group == readout_groups - 1):
+                m.d.sync += [readout_group.eq(0), neuron.eq(neuron + 1)]
+                with m.If(neuron == n_hidden - 1):
+                    m.d.sync += running.eq(0)
+        m.d.sync += [read_valid.eq(running), read_neuron.eq(neuron), read_group.eq(readout_group)]
+
+        errors = [[self.errors[k] if k < classes else 0 for k in range(lane, readout_groups * lanes, lanes)]
+                  for lane in range(lanes)]
+        products = [self.weight_data[lane] * (column[0] if readout_groups == 1 else Array(column)[read_group])
+                    for lane, column in enumerate(errors)]
+        m.d.sync += [partial_valid.eq(read_valid), partial_neuron.eq(read_neuron), partial_group.eq(read_group),
+                     partial.eq(tree_sum(products))]
+
+        shift = cfg.bp_shift
+        running_total = Mux(partial_group == 0, 0, total) + partial
+        signal = saturate((running_total + ((1 << shift) >> 1)) >> shift, cfg.learning.signal_bits)
+        lane_bits = (lanes - 1).bit_length()
+        lane = partial_neuron[:lane_bits] if lanes > 1 else Const(0, 1)
+        m.d.sync += [total.eq(running_total), flush.eq(0)]
+        with m.If(partial_valid & (partial_group == readout_groups - 1)):
+            for index in range(lanes):
+                with m.If(lane == index):
+                    m.d.sync += staged[index].eq(signal)
+            with m.If((lane == lanes - 1) | (partial_neuron == n_hidden - 1)):
+                m.d.sync += [flush.eq(1), flush_group.eq(partial_neuron >> lane_bits)]
+        m.d.comb += [write.en.eq(flush), write.addr.eq(flush_group), write.data.eq(staged)]
+        m.d.comb += self.busy.eq(running | read_valid | partial_valid | flush)
         return m

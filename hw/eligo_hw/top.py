@@ -107,6 +107,10 @@ class Accelerator(wiring.Component):
         command = regmap["COMMAND"]
         pulse = {f.name: regs.command[f.lsb] for f in command.fields}
         learn_enable = regs.control[regmap["CONTROL"].field("learn_enable").lsb]
+        decay_field = regmap["CONTROL"].field("lr_decay")
+        lr_decay = regs.control[decay_field.lsb:decay_field.lsb + decay_field.width]
+        most = cfg.learning.max_lr_decay  # a larger value acts as the largest, as the register map says
+        m.d.comb += engine.lr_decay.eq(Mux(lr_decay > most, most, lr_decay))
         raised = {f.name: Signal(name=f"raise_{f.name}") for f in regmap["ERROR"].fields}
         counters = {name.lower(): Signal(DATA_BITS, name=f"count_{name.lower()}")
                     for name in ("EVENTS_IN", "BAD_WORDS", "CYCLES_INTEGRATE", "CYCLES_FIRE", "CYCLES_LEARN",

@@ -25,7 +25,8 @@ from __future__ import annotations
 import random
 
 import torch
-from amaranth.hdl import Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import (Array, Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Shape, Signal, Value,
+                          signed, unsigned)
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -42,11 +43,6 @@ def factor_bits(cfg: AcceleratorConfig) -> int:
     return cfg.learning.signal_bits + max(cfg.psi.bits, cfg.traces.bits)
 
 
-def layer_shift(cfg: AcceleratorConfig, layer: int) -> int:
-    """Learning-rate shift of a layer: the readout (last layer) uses lr_shift, hidden layers lr_shift_hidden."""
-    return cfg.learning.lr_shift if layer == len(cfg.network.hidden) else cfg.lr_shift_hidden
-
-
 class Layouts:
     """The data layouts of one layer's update, all derived from the config."""
 
@@ -61,8 +57,21 @@ class Layouts:
         self.noise = data.ArrayLayout(unsigned(cfg.lfsr.bits), cfg.lanes)
 
 
+def rounding_noise(noise: Value, shift: int) -> Value:
+    """``eligo.fixed.blocks.rounding_noise`` at a fixed shift: the low ``shift`` bits of the LFSR state, or the
+    whole state moved up into the top of the lost bits when the shift is wider than the register."""
+    if shift <= len(noise):
+        return noise[:shift]
+    return Cat(Const(0, shift - len(noise)), noise)
+
+
 class UpdateLanes(wiring.Component):
-    """One word's new value: w_l <- sat(w_l + ((causal_l q + noncausal_l x + r_l) >> shift)), r_l = low noise bits."""
+    """One word's new value: w_l <- sat(w_l + ((causal_l q + noncausal_l x + r_l) >> s)), s = shift + decay.
+
+    ``decay`` is the run-time learning-rate decay (``CONTROL.lr_decay``): the
+    shift is a barrel shifter over its max_lr_decay + 1 values, and r_l the
+    LFSR noise that rounds at that shift (``rounding_noise``).
+    """
 
     def __init__(self, cfg: AcceleratorConfig, shift: int):
         self.cfg = cfg
@@ -73,16 +82,19 @@ class UpdateLanes(wiring.Component):
             "factors": In(layouts.factors),
             "pre": In(layouts.pre),
             "noise": In(layouts.noise),
+            "decay": In(range(cfg.learning.max_lr_decay + 1)),
             "updated": Out(layouts.word),
         })
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
+        shifts = [self.shift + decay for decay in range(cfg.learning.max_lr_decay + 1)]
         for lane in range(cfg.lanes):
             product = (self.factors.causal[lane] * self.pre.trace
                        + Mux(self.pre.spike, self.factors.noncausal[lane], 0))
-            delta = (product + self.noise[lane][:self.shift]) >> self.shift
+            noise = Array(rounding_noise(self.noise[lane], shift) for shift in shifts)[self.decay]
+            delta = (product + noise) >> (self.shift + self.decay)
             m.d.comb += self.updated[lane].eq(saturate(self.word[lane] + delta, cfg.weight_bits))
         return m
 
@@ -173,7 +185,9 @@ class LayerUpdate(wiring.Component):
 
     Load the pre traces/spikes (``pre_*``, P inputs per word) and the
     per-group factors (``factor_*``) while idle, pulse ``start``; ``busy``
-    stays high until the last word is written back. ``noise``/``lfsr_step`` connect
+    stays high until the last word is written back. The walk shifts by the
+    layer's shift plus ``decay``, taken at ``start`` (a host write of
+    ``CONTROL.lr_decay`` never splits a walk). ``noise``/``lfsr_step`` connect
     the shared LFSR bank. While idle, ``weight_addr`` reads a word on
     ``weight_data`` (one cycle latency) and, with ``weight_we``, writes
     ``weight_wdata`` there; ``pre_read_addr`` reads a pre-trace word back the
@@ -202,7 +216,7 @@ class LayerUpdate(wiring.Component):
         super().__init__({
             "pre_we": In(1), "pre_addr": In(pre_range), "pre_data": In(layouts.pre_word),
             "factor_we": In(1), "factor_addr": In(range(max(self.groups, 2))), "factor_data": In(layouts.factors),
-            "start": In(1), "busy": Out(1),
+            "start": In(1), "decay": In(range(cfg.learning.max_lr_decay + 1)), "busy": Out(1),
             "noise": In(layouts.noise), "lfsr_step": Out(1),
             "weight_addr": In(range(depth)), "weight_data": Out(layouts.word),
             "weight_we": In(1), "weight_wdata": In(layouts.word),
@@ -221,7 +235,7 @@ class LayerUpdate(wiring.Component):
             weight_rd, weight_wr = weights.read_port(), weights.write_port()
         m.submodules.pres = pres = Memory(shape=layouts.pre_word, depth=n_words, init=[])
         m.submodules.factors = factors = Memory(shape=layouts.factors, depth=groups, init=[])
-        m.submodules.update_lanes = update_lanes = UpdateLanes(cfg, layer_shift(cfg, self.layer))
+        m.submodules.update_lanes = update_lanes = UpdateLanes(cfg, cfg.layer_shift(self.layer))
         pre_rd, pre_wr, pre_host = pres.read_port(), pres.write_port(), pres.read_port()
         m.d.comb += [pre_host.addr.eq(self.pre_read_addr), self.pre_read_data.eq(pre_host.data)]
         factor_rd, factor_wr = factors.read_port(), factors.write_port()
@@ -285,13 +299,14 @@ class LayerUpdate(wiring.Component):
         write_addr = Signal(range(n_in * groups))
         held_word, held_factors = Signal(layouts.word), Signal(layouts.factors)
         held_pre, held_noise = Signal(layouts.pre), Signal(layouts.noise)
+        decay = Signal.like(self.decay)
         read_addr, read_data = Signal.like(self.weight_addr), Signal(layouts.word)
         m.d.sync += [stage_valid.eq(0), write_valid.eq(stage_valid), write_addr.eq(stage_addr),
                      held_word.eq(read_data), held_factors.eq(factor_rd.data), held_pre.eq(stage_pre),
                      held_noise.eq(self.noise)]
         m.d.comb += [
             update_lanes.word.eq(held_word), update_lanes.factors.eq(held_factors),
-            update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise),
+            update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise), update_lanes.decay.eq(decay),
             read_addr.eq(self.weight_addr), self.weight_data.eq(read_data),
         ]
         # The word written back: with one port it waits a cycle more, so it never meets the next read.
@@ -317,6 +332,7 @@ class LayerUpdate(wiring.Component):
             with m.State("IDLE"):
                 with m.If(startable):
                     m.d.comb += next_word.eq(0)
+                    m.d.sync += decay.eq(self.decay)
                     m.next = "SCAN"
             with m.State("SCAN"):
                 rows = nonzero_rows(pre_rd.data)

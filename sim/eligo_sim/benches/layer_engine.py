@@ -14,7 +14,8 @@ changing the result. With ``abort_every`` = n every n-th sample is aborted
 (the ``abort`` pulse) at a random point: while events stream in, a random number
 of cycles after a TICK, or among the scores after END; the engine must then
 hold zero state and the model's weights, and the next samples must match
-bit for bit. Cycle counts per step go to ``report`` (JSON) when given.
+bit for bit. Each sample runs at a random learning-rate decay (``lr_decay``,
+0..``max_decay``). Cycle counts per step go to ``report`` (JSON) when given.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ async def engine_matches_model(dut):
     checkpoint = int(params.get("checkpoint_every", 1))
 
     await start_clock_and_reset(dut, ("commands_valid", "commands_payload", "clear_error", "abort", "weight_layer",
-                                      "weight_addr", "weight_we", "weight_wdata", "probe_addr"))
+                                      "weight_addr", "weight_we", "weight_wdata", "probe_addr", "lr_decay"))
     cocotb.start_soon(engine.clock_and_output())
 
     lo, hi = cfg.weight_range
@@ -231,6 +232,7 @@ async def engine_matches_model(dut):
 
     inject_errors = bool(params.get("inject_errors", False))
     abort_every, abort_delay = int(params.get("abort_every", 0)), int(params.get("abort_delay", 300))
+    max_decay = int(params.get("max_decay", 2))
     injected = aborts = 0
     report = []
     step_index = 0
@@ -243,6 +245,9 @@ async def engine_matches_model(dut):
         aborted = abort_every and sample % abort_every == abort_every - 1
         abort_at = int(rng.integers(0, steps + 1)) if aborted else None
         state = model.new_state(1)
+        # A learning-rate decay per sample, set while idle as the driver sets CONTROL.lr_decay between epochs.
+        model.lr_decay = int(rng.integers(0, min(cfg.learning.max_lr_decay, max_decay) + 1))
+        dut.lr_decay.value = model.lr_decay
         if label is not None:
             await engine.send(encode(Opcode.LABEL, label))
         expected_spikes = []

@@ -48,7 +48,8 @@ async def weights_match_model_after_learning(dut):
     rng = np.random.default_rng(bench_seed())
 
     await start_clock_and_reset(dut, ("pre_we", "factor_we", "start", "weight_addr", "pre_addr", "factor_addr",
-                                      "pre_data", "factor_data", "weight_we", "weight_wdata", "pre_read_addr"))
+                                      "pre_data", "factor_data", "weight_we", "weight_wdata", "pre_read_addr",
+                                      "decay"))
     # A single-port memory writes its initial weights after reset, busy meanwhile; a dual-ported one's busy is not
     # driven before the first start (Icarus shows X).
     while dut.busy.value.is_resolvable and int(dut.busy.value):
@@ -62,9 +63,11 @@ async def weights_match_model_after_learning(dut):
             await write(dut, rng, "pre", address, pack(layouts.pre_word, word))
         for g, (causal, noncausal) in enumerate(step.padded_factors(cfg, groups)):
             await write(dut, rng, "factor", g, pack(layouts.factors, {"causal": causal, "noncausal": noncausal}))
+        dut.decay.value = step.decay
         dut.start.value = 1
         await FallingEdge(dut.clk)
         dut.start.value = 0
+        dut.decay.value = int(rng.integers(0, cfg.learning.max_lr_decay + 1))  # taken at start: the walk ignores it
         while int(dut.busy.value):
             await FallingEdge(dut.clk)
         words, lfsr_steps = model_update(words, step, cfg, layer, lfsr_steps)

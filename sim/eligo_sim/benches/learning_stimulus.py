@@ -9,7 +9,6 @@ import torch
 
 from eligo.config import AcceleratorConfig
 from eligo.fixed.blocks import update_layer
-from eligo_hw.update import layer_shift
 
 
 @dataclass
@@ -20,6 +19,8 @@ class LearningStep:
     noncausal: torch.Tensor
     pre_trace: torch.Tensor
     pre_spikes: torch.Tensor
+    decay: int
+    """The run-time learning-rate decay the walk runs at (``CONTROL.lr_decay``)."""
 
     def padded_factors(self, cfg: AcceleratorConfig, groups: int) -> list[tuple[list[int], list[int]]]:
         """(causal, noncausal) lane values per group, zero past n_out, as the host writes them."""
@@ -60,12 +61,14 @@ def learning_step(rng: np.random.Generator, cfg: AcceleratorConfig, layer: int) 
         word = rng.integers(0, n_in // cfg.lanes)
         pre_trace[word * cfg.lanes:(word + 1) * cfg.lanes] = 0
     pre_spikes = (rng.random(n_in) < 0.5) & (pre_trace > 0)
+    # Half the steps at the config's own rate, the others at a random decay (past the LFSR's width where it reaches).
+    decay = int(rng.integers(1, cfg.learning.max_lr_decay + 1)) if cfg.learning.max_lr_decay and rng.random() < 0.5 else 0
     as_tensor = lambda a: torch.tensor(np.asarray(a, dtype=np.int64))  # noqa: E731
-    return LearningStep(as_tensor(causal), as_tensor(noncausal), as_tensor(pre_trace), as_tensor(pre_spikes))
+    return LearningStep(as_tensor(causal), as_tensor(noncausal), as_tensor(pre_trace), as_tensor(pre_spikes), decay)
 
 
 def model_update(words: torch.Tensor, step: LearningStep, cfg: AcceleratorConfig, layer: int,
                  lfsr_steps: int) -> tuple[torch.Tensor, int]:
-    """The scoreboard: ``update_layer`` with the layer's shift."""
+    """The scoreboard: ``update_layer`` with the layer's shift at the step's decay."""
     return update_layer(words, step.causal, step.noncausal, step.pre_trace, step.pre_spikes,
-                        layer_shift(cfg, layer), cfg, lfsr_steps)
+                        cfg.layer_shift(layer, step.decay), cfg, lfsr_steps)
