@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 from amaranth.asserts import AnySeq, Initial
-from amaranth.hdl import Assert, Assume, Cover, Elaboratable, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Assert, Assume, Cover, Elaboratable, Mux, Signal, signed, unsigned
 
 import eligo_hw.lfsr
 import eligo_hw.neuron
@@ -320,42 +320,57 @@ UPDATE_SHIFT = 2
 
 
 def update_properties():
-    """Every lane: updated == clamp(w + ((causal q + noncausal x + r) >> shift)) in unbounded arithmetic, so a
-    positive delta never lowers a weight and a negative one never raises it."""
+    """Every lane, a cycle after its inputs: updated == clamp(w + ((causal q + noncausal x + r) >> s)) in unbounded
+    arithmetic, s = shift + decay and r the noise that rounds at s (past the LFSR's width too), so a positive
+    delta never lowers a weight and a negative one never raises it."""
     cfg = UPDATE_CFG
+    most, noise_bits = cfg.learning.max_lr_decay, cfg.lfsr.bits
 
     def build(m):
         m.submodules.lanes = lanes = UpdateLanes(cfg, UPDATE_SHIFT)
         bits = factor_bits(cfg)
-        m.d.comb += [lanes.pre.trace.eq(AnySeq(cfg.traces.bits)), lanes.pre.spike.eq(AnySeq(1))]
+        m.d.comb += [lanes.pre.trace.eq(AnySeq(cfg.traces.bits)), lanes.pre.spike.eq(AnySeq(1)),
+                     lanes.decay.eq(AnySeq(len(lanes.decay)))]
+        m.d.comb += Assume(lanes.decay <= most)
         for lane in range(cfg.lanes):
             m.d.comb += [lanes.word[lane].eq(AnySeq(signed(cfg.weight_bits))),
                          lanes.factors.causal[lane].eq(AnySeq(signed(bits))),
                          lanes.factors.noncausal[lane].eq(AnySeq(signed(bits))),
-                         lanes.noise[lane].eq(AnySeq(unsigned(cfg.lfsr.bits)))]
+                         lanes.noise[lane].eq(AnySeq(unsigned(noise_bits)))]
             product = (lanes.factors.causal[lane] * lanes.pre.trace
                        + Mux(lanes.pre.spike, lanes.factors.noncausal[lane], 0))
-            delta = (product + lanes.noise[lane][:UPDATE_SHIFT]) >> UPDATE_SHIFT
-            word, updated = lanes.word[lane], lanes.updated[lane]
-            total = word + delta
+            noise = lanes.noise[lane]
+            deltas = [(product + (noise[:shift] if shift <= noise_bits else noise * 2 ** (shift - noise_bits)))
+                      >> shift for shift in range(UPDATE_SHIFT, UPDATE_SHIFT + most + 1)]
+            delta = Array(deltas)[lanes.decay]
+            word, total = Signal(signed(cfg.weight_bits)), Signal(signed(32))
+            held_delta = Signal(signed(32))
+            m.d.sync += [word.eq(lanes.word[lane]), total.eq(lanes.word[lane] + delta), held_delta.eq(delta)]
+            updated = lanes.updated[lane]
             lo, hi = cfg.weight_range
-            m.d.comb += [
-                Assert(updated == clamp(total, cfg.weight_bits)),
-                Assert(Mux(delta >= 0, updated >= word, updated <= word)),
-                Cover(total > hi),
-                Cover(total < lo),
-            ]
+            with m.If(after_first_step()):
+                m.d.comb += [
+                    Assert(updated == clamp(total, cfg.weight_bits)),
+                    Assert(Mux(held_delta >= 0, updated >= word, updated <= word)),
+                ]
+            m.d.comb += [Cover(after_first_step() & (total > hi)), Cover(after_first_step() & (total < lo))]
     return build
 
 
 def test_weight_update_saturates_for_all_inputs(tmp_path):
-    assert_verdict(update_properties(), tmp_path, "PASS", mode="bmc", depth=1)
-    assert_verdict(update_properties(), tmp_path, "PASS", mode="cover", depth=1)
+    assert_verdict(update_properties(), tmp_path, "PASS", mode="bmc", depth=2)
+    assert_verdict(update_properties(), tmp_path, "PASS", mode="cover", depth=2)
 
 
 def test_weight_update_with_wrapping_add_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(eligo_hw.update, "saturate", wrapping_add)
-    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=1)
+    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=2)
+
+
+def test_weight_update_with_noise_cut_to_the_lfsr_fails(tmp_path, monkeypatch):
+    # Rounding past the LFSR's width with its low bits only: the decayed updates lose their rounding.
+    monkeypatch.setattr(eligo_hw.update, "rounding_noise", lambda noise, shift: noise[:shift])
+    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=2)
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -1,15 +1,19 @@
-"""Softmax error unit and square-wave projection against ``softmax_error`` and ``project_signal``."""
+"""Softmax error unit, square-wave projection and back-projection against ``softmax_error``, ``project_signal``
+and ``back_project``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from amaranth.hdl import Elaboratable, Module, signed
+from amaranth.lib import data
+from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
-from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
-from eligo.fixed.blocks import project_signal, softmax_error, square_wave
-from eligo_hw.learning_signal import Projection, SoftmaxError, logit_bits
+from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape, NeuronFormat
+from eligo.fixed.blocks import back_project, project_signal, softmax_error, square_wave
+from eligo_hw.learning_signal import BackProjection, Projection, SoftmaxError, logit_bits
 
 CONFIGS = {
     "default": AcceleratorConfig(),
@@ -84,3 +88,75 @@ def test_projection_matches_square_wave_model(name):
     for errors, row in zip(vectors, got):
         assert row == project_signal(projection, torch.tensor(errors), cfg.learning).tolist()
     assert any(v in (lo, hi) for row in got for v in row), "saturation must be exercised"
+
+
+class _ReadoutMemory(Elaboratable):
+    """A back-projection reading a readout weight memory [n_hidden * G1 words of P weights], as the engine's."""
+
+    def __init__(self, cfg: AcceleratorConfig, words: list[list[int]]):
+        self.unit = BackProjection(cfg)
+        self.layout = data.ArrayLayout(signed(cfg.weight_bits), cfg.lanes)
+        self.words = words
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = unit = self.unit
+        m.submodules.memory = memory = Memory(shape=self.layout, depth=len(self.words), init=self.words)
+        read = memory.read_port()
+        m.d.comb += [read.addr.eq(unit.weight_addr), unit.weight_data.eq(read.data)]
+        return m
+
+
+BACK_PROJECTION_CONFIGS = {
+    "default": AcceleratorConfig(),
+    # Two readout words per hidden neuron (8 classes on 4 lanes), a smaller threshold (shift 5).
+    "two-readout-words": AcceleratorConfig(network=NetworkShape(n_inputs=12, hidden=(8,), n_classes=8), lanes=4,
+                                           neuron=NeuronFormat(threshold=32)),
+    # One lane, as on the UP5K: one neuron's two classes in one word each.
+    "one-lane": AcceleratorConfig(network=NetworkShape(n_inputs=32, hidden=(8,), n_classes=2), lanes=1),
+}
+
+
+@pytest.mark.parametrize("name", BACK_PROJECTION_CONFIGS)
+def test_back_projection_matches_model(name):
+    cfg = BACK_PROJECTION_CONFIGS[name]
+    rng = np.random.default_rng(3)
+    n_hidden, classes, lanes = cfg.network.hidden[0], cfg.network.n_classes, cfg.lanes
+    width = cfg.groups[1] * lanes
+    lo, hi = cfg.weight_range
+    weights = rng.integers(lo, hi + 1, (n_hidden, classes))
+    weights[0] = hi  # a row at the rail: its signal saturates for an error of one sign
+    padded = np.zeros((n_hidden, width), dtype=np.int64)
+    padded[:, :classes] = weights
+    dut = _ReadoutMemory(cfg, padded.reshape(-1, lanes).tolist())
+    unit = dut.unit
+    unit_bound = cfg.learning.error_unit
+    errors = [rng.integers(-unit_bound, unit_bound + 1, classes) for _ in range(3)] + [np.full(classes, unit_bound)]
+    got = []
+
+    async def bench(ctx):
+        for error in errors:
+            ctx.set(unit.errors, error.tolist())
+            ctx.set(unit.start, 1)
+            await ctx.tick()
+            ctx.set(unit.start, 0)
+            busy_cycles = 0
+            while ctx.get(unit.busy):
+                busy_cycles += 1
+                await ctx.tick()
+            assert busy_cycles == n_hidden * cfg.groups[1] + 3
+            signals = []
+            for group in range(cfg.groups[0]):
+                ctx.set(unit.group, group)
+                await ctx.tick()
+                signals += [int(v) for v in ctx.get(unit.signals)]
+            got.append(signals[:n_hidden])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    for error, signals in zip(errors, got):
+        assert signals == back_project(weights, error, cfg).tolist()
+    rail = cfg.learning.signal_range[1]
+    assert got[-1][0] == rail, "the rail row must saturate, not wrap"

@@ -4,17 +4,15 @@ A layer's weights live P per memory word (address = j * groups + g), its
 pre traces P per word too (input j in word j // P). The sequencer visits
 exactly the words the model visits (row j with q_j != 0, group g with a
 non-zero factor in any lane; j outer, g inner), steps the shared LFSR bank
-once per visit and writes each word back two cycles after reading it (a
-cycle to hold what was read, one for the lanes), so it sustains one word
-per cycle. It reads P pre traces at a time: the active
+once per visit and writes each word back three cycles after reading it (a
+cycle to hold what was read, one for the lanes' multiply, round and shift,
+one to add and saturate), so it sustains one word per cycle. It reads P pre traces at a time: the active
 rows of a word follow one another without a gap, and a word whose P traces
 are all zero costs one cycle.
 
 With ``single_port`` the weight memory has one port (the iCE40 UP5K's
-SB_SPRAM256KA): a word is written back three cycles after its read (one
-more register) and no word is read in a cycle that writes one, so the walk
-averages two cycles per word (three reads, three writes) and the last write
-lands one cycle later. On iCE40 the memory is built from SPRAM
+SB_SPRAM256KA): no word is read in a cycle that writes one, so the walk
+averages two cycles per word (three reads, then their three writes). On iCE40 the memory is built from SPRAM
 primitives; elsewhere (and in simulation) it is an Amaranth ``Memory``
 used through one address. SPRAM cannot be initialised, so after reset the
 memory writes its initial words itself (one a cycle, ``busy`` high).
@@ -70,7 +68,10 @@ class UpdateLanes(wiring.Component):
 
     ``decay`` is the run-time learning-rate decay (``CONTROL.lr_decay``): the
     shift is a barrel shifter over its max_lr_decay + 1 values, and r_l the
-    LFSR noise that rounds at that shift (``rounding_noise``).
+    LFSR noise that rounds at that shift (``rounding_noise``). ``updated``
+    follows its inputs by one cycle: the changes are registered after the
+    shift, so multiply, round and shift and the add-and-saturate are in
+    different cycles.
     """
 
     def __init__(self, cfg: AcceleratorConfig, shift: int):
@@ -94,8 +95,10 @@ class UpdateLanes(wiring.Component):
             product = (self.factors.causal[lane] * self.pre.trace
                        + Mux(self.pre.spike, self.factors.noncausal[lane], 0))
             noise = Array(rounding_noise(self.noise[lane], shift) for shift in shifts)[self.decay]
-            delta = (product + noise) >> (self.shift + self.decay)
-            m.d.comb += self.updated[lane].eq(saturate(self.word[lane] + delta, cfg.weight_bits))
+            change = (product + noise) >> (self.shift + self.decay)
+            delta, word = Signal(change.shape(), name=f"delta{lane}"), Signal.like(self.word[lane])
+            m.d.sync += [delta.eq(change), word.eq(self.word[lane])]
+            m.d.comb += self.updated[lane].eq(saturate(word + delta, cfg.weight_bits))
         return m
 
 
@@ -290,18 +293,20 @@ class LayerUpdate(wiring.Component):
                          row_base.eq((word_index * lanes + lane) * groups), group.eq(first)]
 
         # Second stage: the word and factors read last cycle are held with their pre trace and noise; third
-        # stage: the word is updated and written back (a memory read and the lanes' multiply-add never share a
-        # cycle). Every word of a walk is a different address, so nothing reads a word still in flight.
+        # stage: the lanes' changes (multiply, round, shift); fourth: the word is updated and written back (a
+        # memory read, the multiply-add and the add-and-saturate never share a cycle). Every word of a walk is a
+        # different address, so nothing reads a word still in flight.
         stage_valid = Signal()
         stage_addr = Signal(range(n_in * groups))
         stage_pre = Signal(layouts.pre)
-        write_valid = Signal()
-        write_addr = Signal(range(n_in * groups))
+        lanes_valid, write_valid = Signal(), Signal()
+        lanes_addr, write_addr = Signal(range(n_in * groups)), Signal(range(n_in * groups))
         held_word, held_factors = Signal(layouts.word), Signal(layouts.factors)
         held_pre, held_noise = Signal(layouts.pre), Signal(layouts.noise)
         decay = Signal.like(self.decay)
         read_addr, read_data = Signal.like(self.weight_addr), Signal(layouts.word)
-        m.d.sync += [stage_valid.eq(0), write_valid.eq(stage_valid), write_addr.eq(stage_addr),
+        m.d.sync += [stage_valid.eq(0), lanes_valid.eq(stage_valid), lanes_addr.eq(stage_addr),
+                     write_valid.eq(lanes_valid), write_addr.eq(lanes_addr),
                      held_word.eq(read_data), held_factors.eq(factor_rd.data), held_pre.eq(stage_pre),
                      held_noise.eq(self.noise)]
         m.d.comb += [
@@ -309,14 +314,12 @@ class LayerUpdate(wiring.Component):
             update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise), update_lanes.decay.eq(decay),
             read_addr.eq(self.weight_addr), self.weight_data.eq(read_data),
         ]
-        # The word written back: with one port it waits a cycle more, so it never meets the next read.
+        # The word written back; with one port the read of that cycle waits (``stall``).
+        store, store_addr, store_data = write_valid, write_addr, update_lanes.updated
         if self.single_port:
-            store, store_addr, store_data = Signal(), Signal.like(write_addr), Signal(layouts.word)
-            m.d.sync += [store.eq(write_valid), store_addr.eq(write_addr), store_data.eq(update_lanes.updated)]
             m.d.comb += [weights.addr.eq(Mux(store, store_addr, read_addr)), read_data.eq(weights.rdata),
                          weights.wdata.eq(Mux(store, store_data.as_value(), self.weight_wdata.as_value()))]
         else:
-            store, store_addr, store_data = write_valid, write_addr, update_lanes.updated
             m.d.comb += [weight_rd.addr.eq(read_addr), read_data.eq(weight_rd.data),
                          weight_wr.addr.eq(Mux(store, store_addr, self.weight_addr)),
                          weight_wr.data.eq(Mux(store, store_data.as_value(), self.weight_wdata.as_value()))]
@@ -324,7 +327,7 @@ class LayerUpdate(wiring.Component):
         stall = store if self.single_port else Const(0)  # the one port is writing: no read this cycle
 
         startable = self.start & has_first
-        settling = write_valid | store
+        settling = lanes_valid | write_valid
         if self.single_port:  # the memory writes its initial words after reset: busy, and no walk starts
             startable &= ~weights.loading
             settling |= weights.loading
