@@ -69,8 +69,8 @@ class UpdateLanes(wiring.Component):
     ``decay`` is the run-time learning-rate decay (``CONTROL.lr_decay``): the
     shift is a barrel shifter over its max_lr_decay + 1 values, and r_l the
     LFSR noise that rounds at that shift (``rounding_noise``). ``updated``
-    follows its inputs by one cycle: the changes are registered after the
-    shift, so multiply, round and shift and the add-and-saturate are in
+    follows its inputs by one cycle: the rounded products are registered
+    before the shift, so multiply-and-round and shift-add-saturate are in
     different cycles.
     """
 
@@ -91,14 +91,19 @@ class UpdateLanes(wiring.Component):
         m = Module()
         cfg = self.cfg
         shifts = [self.shift + decay for decay in range(cfg.learning.max_lr_decay + 1)]
+        decay = Signal.like(self.decay, name="held_decay")
+        m.d.sync += decay.eq(self.decay)
         for lane in range(cfg.lanes):
             product = (self.factors.causal[lane] * self.pre.trace
                        + Mux(self.pre.spike, self.factors.noncausal[lane], 0))
             noise = Array(rounding_noise(self.noise[lane], shift) for shift in shifts)[self.decay]
-            change = (product + noise) >> (self.shift + self.decay)
-            delta, word = Signal(change.shape(), name=f"delta{lane}"), Signal.like(self.word[lane])
-            m.d.sync += [delta.eq(change), word.eq(self.word[lane])]
-            m.d.comb += self.updated[lane].eq(saturate(word + delta, cfg.weight_bits))
+            total = Signal.like(product + noise, name=f"lane{lane}_sum")
+            word = Signal.like(self.word[lane], name=f"lane{lane}_weight")
+            m.d.sync += [total.eq(product + noise), word.eq(self.word[lane])]
+            # Shifted by at least ``shift``, the change fits in that many bits fewer.
+            width = len(total) - self.shift
+            change = Array((total >> shift)[:width].as_signed() for shift in shifts)[decay]
+            m.d.comb += self.updated[lane].eq(saturate(word + change, cfg.weight_bits))
         return m
 
 
