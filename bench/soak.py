@@ -51,6 +51,20 @@ def plot(summary: dict, path: Path) -> None:
     save_figure(fig, path, dpi=120)
 
 
+def command_line() -> str:
+    """The command that made the result, without ``--work`` (a scratch folder of this machine)."""
+    argv, kept = sys.argv[1:], []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--work":
+            skip = True
+        elif not arg.startswith("--work="):
+            kept.append(arg)
+    return " ".join(["python", "bench/soak.py", *kept])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", choices=sorted(NETWORKS), default="small")
@@ -83,7 +97,7 @@ def main() -> None:
         "cycles_per_event": cycles / report["events"], "rtl_samples_per_s": report["samples"] / rtl_wall,
         "cycles_per_sample": cycles / report["samples"],
         "chip_samples_per_s_at_clock": clock_hz * report["samples"] / cycles,
-        "source_commit": commit, "command": " ".join(["python", "bench/soak.py", *sys.argv[1:]]),
+        "source_commit": commit, "command": command_line(),
         **machine_load(), "chunks": chunks,
     }
     print(f"{report['events']} events sent, {counters['events_in']} in, {counters['events_dropped']} dropped, "
