@@ -2,7 +2,7 @@
 
 Each variant trains the integer model (bit-exact with the RTL) online at batch 1 on both embedded sets
 over seeds 0-2, from the same initial weights and sample order; the table is the evidence behind the
-defaults (``learning.rule``, ``learning.lr_shift``, ``LR_DECAY_EVERY``; docs/fixed-point.md, "Online
+defaults (``learning.rule``, ``learning.lr_shift``, ``learning.error_unit``, ``LR_DECAY_EVERY``; docs/fixed-point.md, "Online
 protocol"). Writes ``online_protocol.json`` and ``online_protocol.png``.
 
     python bench/online_protocol.py --out bench/results
@@ -21,13 +21,16 @@ from tqdm import tqdm
 
 # name -> (learning fields, epochs, epochs per halving of the rate; 0 = constant)
 VARIANTS = {
-    "square-wave DFA, 1/64 constant, 2 epochs (the chip before)": ({"rule": "stllr_dfa", "lr_shift": 10}, 2, 0),
-    "square-wave DFA, 1/64 constant, 10 epochs": ({"rule": "stllr_dfa", "lr_shift": 10}, 10, 0),
-    "BP, 1/64 constant, 10 epochs": ({"rule": "stllr", "lr_shift": 10}, 10, 0),
-    "square-wave DFA, 1/32 halving every 2 epochs": ({"rule": "stllr_dfa", "lr_shift": 9}, 10, 2),
-    "BP, 1/64 halving every 2 epochs": ({"rule": "stllr", "lr_shift": 10}, 10, 2),
-    "BP, 1/32 halving every 3 epochs": ({"rule": "stllr", "lr_shift": 9}, 10, 3),
-    "BP, 1/32 halving every 2 epochs (default)": ({"rule": "stllr", "lr_shift": 9}, 10, 2),
+    "square-wave DFA, 1/64 constant, 2 epochs (the chip before)": ({"rule": "stllr_dfa", "error_unit": 64,
+                                                                   "lr_shift": 10}, 2, 0),
+    "square-wave DFA, 1/64 constant, 10 epochs": ({"rule": "stllr_dfa", "error_unit": 64, "lr_shift": 10}, 10, 0),
+    "BP, 1/64 constant, 10 epochs": ({"rule": "stllr", "error_unit": 64, "lr_shift": 10}, 10, 0),
+    "square-wave DFA, 1/32 halving every 2 epochs": ({"rule": "stllr_dfa", "error_unit": 64, "lr_shift": 9}, 10, 2),
+    "BP, 1/64 halving every 2 epochs": ({"rule": "stllr", "error_unit": 64, "lr_shift": 10}, 10, 2),
+    "BP, 1/32 halving every 3 epochs": ({"rule": "stllr", "error_unit": 64, "lr_shift": 9}, 10, 3),
+    "BP, 1/32 halving every 2 epochs, error unit 64": ({"rule": "stllr", "error_unit": 64, "lr_shift": 9}, 10, 2),
+    "BP, 1/32 halving every 2 epochs, error unit 127 (default)": ({"rule": "stllr", "error_unit": 127,
+                                                                  "lr_shift": 10}, 10, 2),
 }
 
 

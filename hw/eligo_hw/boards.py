@@ -168,9 +168,10 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
     # The UP5K's eight SB_MAC16 bound P at 8; its 30 EBR (120 kbit) bound the first layer (see docs/boards.md).
     Board("icebreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K-SG48", 12e6, 24.0, "nextpnr",
           # The whole accelerator places only with the square-wave signal at a fixed rate: the BP signal's pass
-          # or the run-time decay's shifter adds 200-450 LC to a part already 93 % full (docs/boards.md).
+          # or the run-time decay's shifter adds 200-450 LC to a part already 93 % full (docs/boards.md). The
+          # error unit and shift are those it placed with (at the defaults' 127 and 10 it does not).
           {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8,
-           "learning": LearningConfig(rule="stllr_dfa", max_lr_decay=0)},
+           "learning": LearningConfig(rule="stllr_dfa", max_lr_decay=0, error_unit=64, lr_shift=9)},
           # Layer 0's weights in the four SB_SPRAM256KA (single-ported: two cycles a word), the EBR left to the
           # rest; the serial bridge's buffers cut to a two-word event hand-over and one output packet.
           core_options={"single_port_layers": (0,), "event_fifo_words": 2, "output_packets": 1}),
