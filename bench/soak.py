@@ -11,8 +11,9 @@ models and driver included, so a lower bound) and cycles per event; writes
 against wall time, cycles per second per chunk).
 
 Two networks (``--network``): ``small`` (64-16-4, the 10^6-event soak) and
-``wide`` (512-32-10, the default input width; ``--events 60000`` takes about an
-hour on a 2-core machine). Whoever lands a change under ``hw/`` re-runs
+``wide`` (512-32-10, the default input width at a DVS-like 5 % rate; about 1,150
+events/s on an idle 2-core machine, so ``--events 4000000`` is about an hour and
+60,000 about a minute). Whoever lands a change under ``hw/`` re-runs
 
     python bench/soak.py --events 1000000
 
