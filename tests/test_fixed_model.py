@@ -193,9 +193,9 @@ def test_train_command_model_backend(tmp_path):
     assert code == 0
     log = json.loads((tmp_path / "log.json").read_text())
     history = log["history"]
-    # The nearest whole shift: error_unit * pre_increment / (threshold * 2**8) = 127 * 32 / (128 * 256).
-    assert history["config"]["learning"]["lr_shift"] == 8
-    assert history["float_learning_rate"] == 127 * 32 / (128 * 256)
+    # The nearest whole shift: error_unit * pre_increment / (threshold * 2**9) = 127 * 32 / (128 * 512).
+    assert history["config"]["learning"]["lr_shift"] == 9
+    assert history["float_learning_rate"] == 127 * 32 / (128 * 512)
     assert len(history["epochs"]) == 1 and (tmp_path / "accuracy.png").exists()
 
 
