@@ -2,8 +2,8 @@
 
 Each variant trains the integer model (bit-exact with the RTL) online at batch 1 on both embedded sets
 over seeds 0-2, from the same initial weights and sample order; the table is the evidence behind the
-defaults (``learning.rule``, ``learning.lr_shift``, ``learning.error_unit``, ``LR_DECAY_EVERY``; docs/fixed-point.md, "Online
-protocol"). Writes ``online_protocol.json`` and ``online_protocol.png``.
+defaults (``learning.rule``, ``learning.lr_shift``, ``learning.error_unit``, ``LR_DECAY_EVERY``;
+docs/fixed-point.md, "Online protocol"). Writes ``online_protocol.json`` and ``online_protocol.png``.
 
     python bench/online_protocol.py --out bench/results
 """

@@ -233,7 +233,15 @@ class LayerEngine(wiring.Component):
 
         # Data buses are driven unconditionally and only their strobes depend on the state: a bit that is
         # constant in every branch of a conditional assignment is lost by the Verilog backend (X in Icarus).
-        self._hidden_factors(m, core0, update0, back if back_projecting else projection, factor_group)
+        # The hidden signals of the group issued, a cycle later: the back-projection's memory reads them in that
+        # cycle; the square wave's combinational projection is held a cycle here, so its adder tree and the
+        # factor multipliers are in different cycles.
+        if back_projecting:
+            signals = back.signals
+        else:
+            signals = Signal.like(projection.signals)
+            m.d.sync += signals.eq(projection.signals)
+        self._hidden_factors(m, core0, update0, signals, factor_group)
         for lane in range(lanes):
             padded = [readout_errors[k] if k < classes else 0 for k in range(lane, groups1 * lanes, lanes)]
             m.d.comb += update1.factor_data.causal[lane].eq(padded[0] if groups1 == 1 else Array(padded)[walk])
@@ -438,21 +446,13 @@ class LayerEngine(wiring.Component):
             saturating_increment(m, getattr(self, f"cycles_{phase}"), condition)
         return m
 
-    def _hidden_factors(self, m, core0, update0, source, factor_group):
+    def _hidden_factors(self, m, core0, update0, signals, factor_group):
         """causal = L * Psi, noncausal = alpha_post * L * h[t-1] for the P neurons of ``factor_group``.
 
-        ``source`` gives the signals of the group being issued: the
-        square-wave projection combinationally (held a cycle here, so its
-        adder tree and the multipliers are in different cycles), the
-        back-projection from its memory a cycle later; either way they meet
-        that group's Psi and h[t-1] when those arrive.
+        ``signals`` are that group's hidden signals, arriving with its Psi and
+        h[t-1] a cycle after the group was issued.
         """
         alpha = self.cfg.learning.alpha_post
-        if isinstance(source, BackProjection):
-            signals = source.signals
-        else:
-            signals = Signal.like(source.signals)
-            m.d.sync += signals.eq(source.signals)
         m.d.comb += update0.factor_addr.eq(factor_group)
         for lane in range(self.cfg.lanes):
             signal = signals[lane]

@@ -5,10 +5,10 @@ pre traces P per word too (input j in word j // P). The sequencer visits
 exactly the words the model visits (row j with q_j != 0, group g with a
 non-zero factor in any lane; j outer, g inner), steps the shared LFSR bank
 once per visit and writes each word back three cycles after reading it (a
-cycle to hold what was read, one for the lanes' multiply, round and shift,
-one to add and saturate), so it sustains one word per cycle. It reads P pre traces at a time: the active
-rows of a word follow one another without a gap, and a word whose P traces
-are all zero costs one cycle.
+cycle to hold what was read, one for the lanes' multiply and rounding noise,
+one to shift, add and saturate), so it sustains one word per cycle. It reads
+P pre traces at a time: the active rows of a word follow one another without
+a gap, and a word whose P traces are all zero costs one cycle.
 
 With ``single_port`` the weight memory has one port (the iCE40 UP5K's
 SB_SPRAM256KA): no word is read in a cycle that writes one, so the walk
@@ -298,9 +298,9 @@ class LayerUpdate(wiring.Component):
                          row_base.eq((word_index * lanes + lane) * groups), group.eq(first)]
 
         # Second stage: the word and factors read last cycle are held with their pre trace and noise; third
-        # stage: the lanes' changes (multiply, round, shift); fourth: the word is updated and written back (a
-        # memory read, the multiply-add and the add-and-saturate never share a cycle). Every word of a walk is a
-        # different address, so nothing reads a word still in flight.
+        # stage: the lanes' rounded products (multiply, add noise); fourth: shift, add, saturate and write back
+        # (a memory read, the multiply-add and the shift-add-saturate never share a cycle). Every word of a walk
+        # is a different address, so nothing reads a word still in flight.
         stage_valid = Signal()
         stage_addr = Signal(range(n_in * groups))
         stage_pre = Signal(layouts.pre)

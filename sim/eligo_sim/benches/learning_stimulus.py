@@ -62,7 +62,8 @@ def learning_step(rng: np.random.Generator, cfg: AcceleratorConfig, layer: int) 
         pre_trace[word * cfg.lanes:(word + 1) * cfg.lanes] = 0
     pre_spikes = (rng.random(n_in) < 0.5) & (pre_trace > 0)
     # Half the steps at the config's own rate, the others at a random decay (past the LFSR's width where it reaches).
-    decay = int(rng.integers(1, cfg.learning.max_lr_decay + 1)) if cfg.learning.max_lr_decay and rng.random() < 0.5 else 0
+    most = cfg.learning.max_lr_decay
+    decay = int(rng.integers(1, most + 1)) if most and rng.random() < 0.5 else 0
     as_tensor = lambda a: torch.tensor(np.asarray(a, dtype=np.int64))  # noqa: E731
     return LearningStep(as_tensor(causal), as_tensor(noncausal), as_tensor(pre_trace), as_tensor(pre_spikes), decay)
 
