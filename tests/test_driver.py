@@ -18,9 +18,9 @@ from eligo.data import load_dataset
 from eligo.data.stream import sample_words
 from eligo.driver import (Accelerator, DeviceError, DriverError, PairingError, StreamLengthError, TransportTimeout,
                           WeightLayout, output_length)
-from eligo.driver.layout import decode_output, encode_output, weights_per_slice
 from eligo.driver.model import ModelTransport
 from eligo.fixed.model import FixedModel, initial_weights
+from eligo.layout import PacketError, PacketLengthError, decode_output, encode_output, weights_per_slice
 from eligo.regmap import build_register_map
 from eligo.words import Opcode, encode
 
@@ -234,9 +234,9 @@ def test_output_packets_are_checked():
     transport.send_words(sample_words(spikes[0], None, 3))
     with pytest.raises(DriverError, match="for sample 3 arrived while waiting for sample 9"):
         accelerator._receive(9, "a test")
-    with pytest.raises(StreamLengthError, match="has 2 words, expected 6"):
+    with pytest.raises(PacketLengthError, match="has 2 words, expected 6"):
         decode_output(CFG, np.zeros(2, dtype=np.uint32))
-    with pytest.raises(DriverError, match="not an END word"):
+    with pytest.raises(PacketError, match="not an END word"):
         decode_output(CFG, np.zeros(output_length(CFG), dtype=np.uint32))
 
 

@@ -9,10 +9,10 @@ from eligo.config import AcceleratorConfig, NetworkShape
 from eligo.data import load_dataset
 from eligo.driver import Accelerator, DeviceError, DriverError, StreamLengthError, TransportTimeout
 from eligo.driver.model import ModelTransport
-from eligo.driver.serial import (BAD_FRAME, READ, SEND, SYNC, LoopbackPort, SerialBridge, SerialTransport, crc8,
-                                 frame, open_serial)
+from eligo.driver.serial import LoopbackPort, SerialBridge, SerialTransport, open_serial
 from eligo.fixed.model import initial_weights
 from eligo.regmap import build_register_map
+from eligo.serial_protocol import BAD_FRAME, READ, SEND, SYNC, crc8, frame
 
 CFG = AcceleratorConfig(network=NetworkShape(n_inputs=32, hidden=(16,), n_classes=4), lanes=4)
 REGMAP = build_register_map(CFG)

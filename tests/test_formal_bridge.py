@@ -18,7 +18,7 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
 from amaranth.utils import ceil_log2
 
-from eligo.driver import serial as protocol
+from eligo import serial_protocol as protocol
 from eligo_hw.buffers import AxiStreamFifo, PacketBuffer, StreamFifo
 from eligo_hw.formal import after_first_step, assigned, inside, memory_row, subfragment
 from eligo_hw.uart import EVENT_FIFO_WORDS, REQUEST_FIFO_BYTES, SerialBridge

@@ -19,7 +19,7 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
 
 from eligo.config import AcceleratorConfig, NetworkShape, ReadoutFormat
-from eligo.driver.layout import output_length, score_words
+from eligo.layout import output_length, score_words
 from eligo.regmap import Field, Register, RegisterMap
 from eligo.words import OPCODE_SHIFT, PAYLOAD_BITS, Opcode
 from eligo_hw.axil import OKAY, SLVERR, AxiLiteRegisters

@@ -7,9 +7,15 @@ import pytest
 from amaranth.sim import Simulator
 
 from eligo.words import OPCODE_SHIFT, Opcode, WordError, decode_array
-from eligo_hw.words import WordDecoder
+from eligo_hw.words import Kind, WordDecoder
 
 N_INPUTS = 100
+
+
+def test_kinds_are_the_opcodes():
+    """The decoder passes exactly the opcodes the host's word format defines, under the same names and codes."""
+    assert [(kind.name, kind.value) for kind in Kind] == [(op.name, op.value) for op in Opcode]
+    assert Kind.as_shape().width == 32 - OPCODE_SHIFT and Kind.__module__ == "eligo_hw.words"
 
 
 def random_words(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -53,8 +53,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
-from eligo.driver.layout import WeightLayout, score_words
-from eligo.regmap import DATA_BITS, build_register_map
+from eligo.layout import WeightLayout, score_words
+from eligo.regmap import COUNTERS, DATA_BITS, build_register_map
 from eligo.words import PAYLOAD_BITS, Opcode
 from eligo_hw.axil import AxiLiteRegisters, AxiLiteSignature
 from eligo_hw.layer_engine import LayerEngine, output_layout
@@ -113,8 +113,7 @@ class Accelerator(wiring.Component):
         m.d.comb += engine.lr_decay.eq(Mux(lr_decay > most, most, lr_decay))
         raised = {f.name: Signal(name=f"raise_{f.name}") for f in regmap["ERROR"].fields}
         counters = {name.lower(): Signal(DATA_BITS, name=f"count_{name.lower()}")
-                    for name in ("EVENTS_IN", "BAD_WORDS", "CYCLES_INTEGRATE", "CYCLES_FIRE", "CYCLES_LEARN",
-                                 "UPDATES_APPLIED", "SAMPLES", "ABORTED_WORDS")}
+                    for name, _ in COUNTERS if name != "EVENTS_DROPPED"}  # structurally 0: tied off below
         counted = {name: Signal(name=f"counted_{name}") for name in counters}
 
         # Input: nothing is taken before COMMAND.start or while the host waits for the weight port.

@@ -1,7 +1,7 @@
 """The ``serial`` transport's device end: an 8N1 UART and the frame bridge onto the top's registers and streams.
 
 ``SerialBridge`` here is the hardware twin of ``eligo.driver.serial.SerialBridge``
-(the executable specification): same frames, same CRC-8, same statuses, same
+(the executable specification): same frames (``eligo.serial_protocol``), same CRC-8, same statuses, same
 resynchronisation. It parses request bytes, buffers a whole frame's payload
 and checks its CRC before acting, so a BAD_FRAME has done nothing:
 
@@ -28,8 +28,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
-from eligo.driver import serial as protocol
-from eligo.driver.layout import output_length
+from eligo import serial_protocol as protocol
+from eligo.layout import output_length
 from eligo.regmap import DATA_BITS
 from eligo_hw.axil import OKAY, AxiLiteSignature
 from eligo_hw.buffers import AxiStreamFifo, PacketBuffer, StreamFifo
@@ -133,7 +133,7 @@ class UartTx(wiring.Component):
 
 
 def crc8_next(crc, byte):
-    """CRC-8 (polynomial 0x07, MSB first) after one more byte: ``eligo.driver.serial.crc8`` in logic.
+    """CRC-8 (polynomial 0x07, MSB first) after one more byte: ``eligo.serial_protocol.crc8`` in logic.
 
     The CRC is linear in ``crc ^ byte``, so each output bit is the parity of the input bits whose
     one-hot byte sets it in the specification's table.

@@ -7,6 +7,8 @@ sticky error flag. Nothing is dropped without being counted.
 
 from __future__ import annotations
 
+import types
+
 from amaranth.hdl import Module
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -14,11 +16,14 @@ from amaranth.lib.wiring import In, Out
 from eligo.words import OPCODE_SHIFT, PAYLOAD_BITS, Opcode
 
 
-class Kind(enum.Enum, shape=32 - OPCODE_SHIFT):
-    EVENT = Opcode.EVENT.value
-    TICK = Opcode.TICK.value
-    LABEL = Opcode.LABEL.value
-    END = Opcode.END.value
+def _opcodes(namespace) -> None:
+    namespace["__module__"], namespace["__qualname__"] = __name__, "Kind"
+    namespace["__doc__"] = "``eligo.words.Opcode`` as a hardware shape: the engine takes every opcode as a command."
+    for opcode in Opcode:
+        namespace[opcode.name] = opcode.value
+
+
+Kind = types.new_class("Kind", (enum.Enum,), {"shape": 32 - OPCODE_SHIFT}, _opcodes)
 
 
 Command = data.StructLayout({"payload": PAYLOAD_BITS, "kind": Kind})

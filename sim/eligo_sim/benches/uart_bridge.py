@@ -21,9 +21,10 @@ import cocotb
 from cocotb.task import bridge, resume
 from cocotb.triggers import Event, FallingEdge, Timer
 
+from eligo import serial_protocol as protocol
 from eligo.config import AcceleratorConfig
-from eligo.driver import serial as protocol
 from eligo.driver.model import ModelTransport
+from eligo.driver.serial import SerialBridge, SerialTransport
 from eligo.regmap import build_register_map
 from eligo_sim.benches.accelerator_top import CYCLE_COUNTERS, training_session
 from eligo_sim.clocking import start_clock_and_reset
@@ -117,7 +118,7 @@ async def start(dut) -> tuple[AcceleratorConfig, UartLine]:
 async def training_run_over_serial_matches_model(dut):
     cfg, line = await start(dut)
     params = bench_params()
-    transport = protocol.SerialTransport(SimulatedPort(line), build_register_map(cfg), answer_timeout=ANSWER_TIMEOUT_S)
+    transport = SerialTransport(SimulatedPort(line), build_register_map(cfg), answer_timeout=ANSWER_TIMEOUT_S)
     expected = training_session(ModelTransport(cfg), cfg, params)
     got = await bridge(lambda: training_session(transport, cfg, params))()
     dut._log.info("cycle counters: serial %s, model transport %s", got["cycles"], expected["cycles"])
@@ -159,7 +160,7 @@ def request_bytes(cfg: AcceleratorConfig) -> list[tuple[str, bytes]]:
 @cocotb.test()
 async def malformed_frames_answered_as_specified(dut):
     cfg, line = await start(dut)
-    specification = protocol.SerialBridge(ModelTransport(cfg))
+    specification = SerialBridge(ModelTransport(cfg))
     for what, data in request_bytes(cfg):
         expected = specification.feed(data)
         await line.send(data)

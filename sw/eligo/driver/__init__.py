@@ -8,8 +8,8 @@ docs/driver.md.
 
 from eligo.driver.accelerator import Accelerator, Counters, decode_causes
 from eligo.driver.errors import DeviceError, DriverError, PairingError, StreamLengthError, TransportTimeout
-from eligo.driver.layout import SampleResult, WeightLayout, output_length
 from eligo.driver.transport import Transport
+from eligo.layout import SampleResult, WeightLayout, output_length
 
 __all__ = ["Accelerator", "Counters", "DeviceError", "DriverError", "PairingError", "SampleResult",
            "StreamLengthError", "Transport", "TransportTimeout", "WeightLayout", "decode_causes", "output_length"]

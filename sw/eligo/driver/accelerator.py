@@ -8,9 +8,9 @@ from typing import Sequence
 import numpy as np
 
 from eligo.config import AcceleratorConfig
-from eligo.driver.errors import DeviceError, DriverError, PairingError, TransportTimeout
-from eligo.driver.layout import SampleResult, WeightLayout, decode_output, output_length
+from eligo.driver.errors import DeviceError, DriverError, PairingError, StreamLengthError, TransportTimeout
 from eligo.driver.transport import Transport
+from eligo.layout import PacketError, PacketLengthError, SampleResult, WeightLayout, decode_output, output_length
 from eligo.regmap import COUNTERS, ERROR_CAUSES, RegisterMapError, build_register_map
 from eligo.words import OPCODE_SHIFT, PAYLOAD_MASK, Opcode, encode
 
@@ -239,7 +239,12 @@ class Accelerator:
         except TransportTimeout as exc:
             self.check_errors(f"{doing} ({exc})")
             raise
-        result = decode_output(self.cfg, words)
+        try:
+            result = decode_output(self.cfg, words)
+        except PacketLengthError as exc:
+            raise StreamLengthError(str(exc)) from exc
+        except PacketError as exc:
+            raise DriverError(str(exc)) from exc
         if result.index != index & PAYLOAD_MASK:
             raise DriverError(f"output packet for sample {result.index} arrived while waiting for sample {index}")
         self._next_index = (index + 1) & PAYLOAD_MASK

@@ -38,9 +38,9 @@ import torch
 
 from eligo.config import AcceleratorConfig
 from eligo.driver.errors import DeviceError, DriverError, StreamLengthError, TransportTimeout
-from eligo.driver.layout import WeightLayout, encode_output
 from eligo.driver.transport import RegisterWindow
 from eligo.fixed.model import FixedModel
+from eligo.layout import WeightLayout, encode_output
 from eligo.regmap import COUNTERS, build_register_map
 from eligo.words import OPCODE_SHIFT, PAYLOAD_MASK, Opcode
 

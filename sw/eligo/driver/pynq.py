@@ -25,8 +25,8 @@ import numpy as np
 
 from eligo.config import AcceleratorConfig
 from eligo.driver.errors import DriverError, StreamLengthError, TransportTimeout
-from eligo.driver.layout import output_length
 from eligo.driver.transport import RegisterWindow
+from eligo.layout import output_length
 from eligo.regmap import RegisterMap, build_register_map
 
 VLNV = "eligo.org:eligo:accelerator:1.0"

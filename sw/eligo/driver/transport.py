@@ -1,7 +1,7 @@
 """What the ``Accelerator`` needs from a link to the chip: 32-bit register access and the two event streams.
 
 Weights need nothing more: they go through the WEIGHT_* registers
-(``eligo.driver.layout``). A transport raises only the exceptions of
+(``eligo.layout``). A transport raises only the exceptions of
 ``eligo.driver.errors``: ``DeviceError`` when a register access answers SLVERR
 (or would: transports whose bus aborts on SLVERR refuse such an access
 themselves), ``TransportTimeout`` when no output packet arrives in time,

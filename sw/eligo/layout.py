@@ -1,4 +1,4 @@
-"""The data layouts the driver and the chip's top share.
+"""The data layouts the driver and the chip's top share: here, so that the hardware never imports the driver.
 
 Weights travel on the register bus in *slices*: one 32-bit WEIGHT_WDATA or
 WEIGHT_RDATA word holds ``per_slice`` consecutive lanes of one memory word
@@ -10,7 +10,8 @@ weight memory in address order (``FixedModel``: address = row * groups + group).
 Every END on the input stream makes one output packet, closed by TLAST:
 ``END|index``, then each class score (``score_words`` words each, low word
 first, two's complement), then each hidden layer's spike count over the sample
-(saturating at 2**32-1). The driver checks the length and the index.
+(saturating at 2**32-1). ``decode_output`` raises ``PacketError`` on a packet
+that breaks this format; the driver reports it as its own ``DriverError``.
 """
 
 from __future__ import annotations
@@ -21,11 +22,18 @@ from functools import cached_property
 import numpy as np
 
 from eligo.config import AcceleratorConfig
-from eligo.driver.errors import DriverError, StreamLengthError
 from eligo.regmap import DATA_BITS
 from eligo.words import PAYLOAD_MASK, Opcode, encode
 
 WORD_MASK = (1 << DATA_BITS) - 1
+
+
+class PacketError(ValueError):
+    """An output packet that breaks the format."""
+
+
+class PacketLengthError(PacketError):
+    """An output packet with more or fewer words than ``output_length``."""
 
 
 def weights_per_slice(cfg: AcceleratorConfig) -> int:
@@ -125,15 +133,15 @@ def encode_output(cfg: AcceleratorConfig, index: int, scores, spike_counts) -> n
 
 
 def decode_output(cfg: AcceleratorConfig, words: np.ndarray) -> SampleResult:
-    """Check and split one output packet; ``StreamLengthError``/``DriverError`` name what is wrong."""
+    """Check and split one output packet; ``PacketLengthError``/``PacketError`` name what is wrong."""
     words = np.asarray(words, dtype=np.uint32)
     if len(words) != output_length(cfg):
-        raise StreamLengthError(f"output packet has {len(words)} words, expected {output_length(cfg)} "
+        raise PacketLengthError(f"output packet has {len(words)} words, expected {output_length(cfg)} "
                                 f"(1 header + {cfg.network.n_classes} scores x {score_words(cfg)} words + "
                                 f"{len(cfg.network.hidden)} spike counts)")
     header = int(words[0])
     if header >> (DATA_BITS - 4) != Opcode.END:
-        raise DriverError(f"output packet header 0x{header:08x} is not an END word")
+        raise PacketError(f"output packet header 0x{header:08x} is not an END word")
     per_score, n_classes = score_words(cfg), cfg.network.n_classes
     scores = []
     for c in range(n_classes):
