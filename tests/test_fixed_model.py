@@ -15,8 +15,10 @@ from eligo.config import (RULES, AcceleratorConfig, LearningConfig, LfsrFormat, 
                           ReadoutFormat, TraceFormat, exp_table, signed_range, triangle_psi)
 from eligo.data import load_dataset
 from eligo.fixed import model as model_module
+from eligo.fixed.blocks import square_wave
 from eligo.fixed.model import FixedModel, initial_weights
 from eligo.fixed.train import FloatTwin, float_twin, lr_decay_schedule, model_from_float, train_fixed
+from eligo.rules import square_wave_projection
 
 
 def small_config(**learning) -> AcceleratorConfig:
@@ -274,6 +276,27 @@ def test_the_bp_signal_learns_through_the_readout_weights_before_their_update():
     silent = FixedModel(cfg, [hidden_before, torch.zeros_like(readout_before)])
     silent.step(silent.new_state(1), spikes, label=2, t=0)
     assert torch.equal(silent.weights(0), hidden_before) and silent.weights(1).any()
+
+
+@pytest.mark.parametrize("rule", ["tess", "stllr_dfa"])
+def test_float_twin_projects_by_the_configs_square_wave(rule):
+    """The twin's hidden signal uses the chip's wave as the config sets it, not a half period of its own."""
+    cfg = small_config(rule=rule, square_half_period_base=3, square_half_period_step=2)
+    n_classes, n_hidden = cfg.network.n_classes, cfg.network.hidden[0]
+    wave = square_wave(n_classes, n_hidden, cfg.learning).float()
+    assert not torch.equal(wave / n_hidden, square_wave_projection("counter", n_classes, n_hidden))  # k + 1: other
+    twin = float_twin(cfg, seed=0)
+    layer = twin.network.layers[0]
+    spikes = (torch.rand(1, n_hidden, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    labels, error = torch.tensor([1]), torch.tensor([[0.25, -0.5, 0.125, 0.125]])
+    if rule == "tess":
+        proj = wave / n_hidden
+        expected = (torch.softmax(spikes @ proj.T, dim=1) - torch.eye(n_classes)[labels]) @ proj
+        assert torch.allclose(twin.local_signal(spikes, labels, layer), expected, rtol=0, atol=1e-7)
+        rates = [group["lr"] for group in twin.optimizer.param_groups]
+        assert rates == [cfg.float_learning_rate * n_hidden, cfg.float_learning_rate]  # hidden, readout
+    else:
+        assert torch.equal(twin.learning_signals(None, None, error, labels)[0], error @ wave)
 
 
 def test_float_twin_divides_its_rate_by_two_per_decay_step():

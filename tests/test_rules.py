@@ -115,6 +115,31 @@ def test_tess_projections():
         square_wave_projection("cos", 4, 8)
 
 
+def test_given_waves_and_layer_rates_replace_the_rules_own():
+    """The chip's twin passes its square waves and per-layer rates in; a wave of the wrong shape is refused."""
+    net = NETWORKS["recurrent"]()
+    wave = torch.tensor([[1.0, -1, 1, -1, 1, -1, 1], [1, 1, -1, -1, 1, 1, -1], [-1, -1, -1, 1, 1, 1, -1]])
+    spikes, labels = _spikes(2, 1, 7, seed=4)[:, 0].float(), torch.tensor([0, 2])
+    tess = TESS(net, projection=[wave], layer_lr_scale=[7], optimizer="sgd", lr=0.1)
+    expected = (torch.softmax(spikes @ wave.T / 7, dim=1) - F.one_hot(labels, 3)) @ wave / 7 / 2
+    assert torch.allclose(tess.local_signal(spikes, labels, net.layers[0]), expected, rtol=0, atol=1e-7)
+    rates = {name: group["lr"] for (name, _), group in zip(tess.named_trainables().items(),
+                                                           tess.optimizer.param_groups)}
+    assert rates == pytest.approx({"layers.0.recurrent": 0.7, "layers.0.weight": 0.7, "readout.weight": 0.1})
+    error = torch.tensor([[0.5, -0.25, -0.25]])
+    dfa = STLLR(net, signal="dfa", feedback=[wave])
+    assert torch.equal(dfa.learning_signals(None, None, error, labels)[0], error @ wave)
+    for bad in (lambda: TESS(net, projection=[wave[:, :6]]), lambda: STLLR(net, signal="bp", feedback=[wave]),
+                lambda: STLLR(net, signal="dfa", feedback=[wave, wave]), lambda: TESS(net, layer_lr_scale=[1, 2]),
+                lambda: STLLR(net, layer_lr_scale=[0.0])):
+        with pytest.raises(ValueError, match="feedback|projection|layer_lr_scale"):
+            bad()
+    conv = NETWORKS["conv"]()  # with pool, a conv layer's wave spans its pooled maps: 3 channels x 1 x 1
+    TESS(conv, pool=1, projection=[torch.ones(3, 3), torch.ones(3, 6)])
+    with pytest.raises(ValueError, match="projection"):
+        TESS(conv, projection=[torch.ones(3, 3), torch.ones(3, 6)])
+
+
 def test_tp_readout_update_is_the_gradient_of_its_loss():
     net = build_network(8, (7,), 3, lif=LIFParams(beta=0.5), readout_beta=0.6, gain=2.0, seed=3)
     rule = TracesPropagation(net, trace_beta=0.6, optimizer="sgd", lr=0.1, update_every="sample")

@@ -144,7 +144,7 @@ def psi_scale(cfg: AcceleratorConfig) -> float:
 
 def float_twin(cfg: AcceleratorConfig, seed: int):
     """The float rule the integer model implements: S-TLLR with the BP signal ('stllr') or with DFA by the same
-    square wave ('stllr_dfa'), or TESS (counter basis)."""
+    square wave ('stllr_dfa'), or TESS by that wave; the wave is the config's, so the twin follows its fields."""
     from eligo.rules import STLLR, TESS
 
     network = float_network(cfg, seed)
@@ -152,20 +152,14 @@ def float_twin(cfg: AcceleratorConfig, seed: int):
     common = dict(lambda_pre=cfg.traces.pre_lambda, lambda_post=cfg.traces.post_lambda,
                   alpha_post=float(learning.alpha_post), alpha_pre=1.0, lr=cfg.float_learning_rate,
                   optimizer="sgd", update_every="step", learn_from=learning.learn_start_step)
-    if learning.rule == "tess":
-        rule = TESS(network, basis="counter", **common)
-        # The float TESS scales its hidden signal by 1/n_l twice over (B = wave / n_l); the chip's L has no
-        # such scale, so the twin's hidden layers learn n_l times faster.
-        groups = [{"params": [layer.weight], "lr": common["lr"] * layer.n_out} for layer in network.layers]
-        groups.append({"params": [network.readout.weight], "lr": common["lr"]})
-        rule._optimizer = torch.optim.SGD(groups, lr=common["lr"])
-        return rule
     if learning.rule == "stllr":
         return STLLR(network, signal="bp", **common)
-    rule = STLLR(network, signal="dfa", seed=seed, **common)
-    rule.feedback = [square_wave(cfg.network.n_classes, layer.n_out, learning).to(torch.float32)
-                     for layer in network.layers]
-    return rule
+    waves = [square_wave(cfg.network.n_classes, layer.n_out, learning) for layer in network.layers]
+    if learning.rule == "stllr_dfa":
+        return STLLR(network, signal="dfa", feedback=waves, **common)
+    # The float TESS scales its hidden signal by 1/n_l twice over (B = wave / n_l); the chip's L has no
+    # such scale, so the twin's hidden layers learn n_l times faster.
+    return TESS(network, projection=waves, layer_lr_scale=[layer.n_out for layer in network.layers], **common)
 
 
 def model_from_float(cfg: AcceleratorConfig, network) -> FixedModel:

@@ -15,6 +15,8 @@ comes from, which is all TESS changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from eligo.rules.base import LearningRule
@@ -24,17 +26,38 @@ SIGNALS = ("bp", "dfa", "sdfa")
 
 
 class EligibilityRule(LearningRule):
-    """Traces q, h and the two-term eligibility shared by S-TLLR and TESS (no autograd)."""
+    """Traces q, h and the two-term eligibility shared by S-TLLR and TESS (no autograd).
+
+    ``layer_lr_scale``: per hidden layer, a factor on ``lr`` (the readout keeps ``lr``), for a signal whose scale
+    differs from layer to layer (the chip's TESS twin).
+    """
 
     def __init__(self, network: SNN, *, lambda_post: float = 0.2, lambda_pre: float = 0.75,
-                 alpha_post: float = -1.0, alpha_pre: float = 1.0, **common):
+                 alpha_post: float = -1.0, alpha_pre: float = 1.0, layer_lr_scale: Sequence[float] | None = None,
+                 **common):
         super().__init__(network, **common)
         for label, value in (("lambda_post", lambda_post), ("lambda_pre", lambda_pre)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{label} must be in [0, 1], got {value}")
+        if layer_lr_scale is not None and (len(layer_lr_scale) != len(network.layers)
+                                           or not all(scale > 0 for scale in layer_lr_scale)):
+            raise ValueError(f"layer_lr_scale must be one positive factor per hidden layer "
+                             f"({len(network.layers)}), got {list(layer_lr_scale)}")
         self.lambda_post, self.lambda_pre = lambda_post, lambda_pre
         self.alpha_post, self.alpha_pre = alpha_post, alpha_pre
+        self.layer_lr_scale = None if layer_lr_scale is None else tuple(float(s) for s in layer_lr_scale)
         self.last_signals: list[torch.Tensor] = []
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        if self._optimizer is None and self.layer_lr_scale is not None:
+            scales = {id(p): scale for layer, scale in zip(self.network.layers, self.layer_lr_scale)
+                      for p in layer.parameters()}
+            groups = [{"params": [p], "lr": self.lr * scales.get(id(p), 1.0)}
+                      for p in self.named_trainables().values()]
+            cls = torch.optim.SGD if self.optimizer_name == "sgd" else torch.optim.Adam
+            self._optimizer = cls(groups, lr=self.lr)
+        return super().optimizer
 
     @property
     def factors(self) -> list[float]:
@@ -116,18 +139,29 @@ class EligibilityRule(LearningRule):
 
 
 class STLLR(EligibilityRule):
+    """``feedback``: per hidden layer, the DFA matrix [C, n_l] to use instead of the seeded random one (the chip's
+    square wave, for its twin)."""
+
     name = "stllr"
 
-    def __init__(self, network: SNN, *, signal: str = "bp", seed: int = 0, **kwargs):
+    def __init__(self, network: SNN, *, signal: str = "bp", seed: int = 0,
+                 feedback: Sequence[torch.Tensor] | None = None, **kwargs):
         super().__init__(network, **kwargs)
         if signal not in SIGNALS:
             raise ValueError(f"stllr signal must be one of {SIGNALS}, got {signal!r}")
         self.signal = signal
-        generator = torch.Generator().manual_seed(seed + 7919)
-        # DFA feedback: fixed kaiming-uniform [C, n_l] per layer, as in the S-TLLR code's TrainingHook.
-        self.feedback = [] if signal == "bp" else [
-            (torch.rand(network.n_classes, layer.n_out, generator=generator) * 2 - 1) * (3.0 / layer.n_out) ** 0.5
-            for layer in network.layers]
+        if feedback is not None:
+            shapes = [(network.n_classes, layer.n_out) for layer in network.layers]
+            if signal == "bp" or [tuple(b.shape) for b in feedback] != shapes:
+                raise ValueError(f"stllr feedback is for the dfa and sdfa signals: one [C, n_l] matrix per hidden "
+                                 f"layer {shapes}; got signal {signal!r}, {[tuple(b.shape) for b in feedback]}")
+            self.feedback = [torch.as_tensor(b, dtype=torch.float32) for b in feedback]
+        else:
+            generator = torch.Generator().manual_seed(seed + 7919)
+            # DFA feedback: fixed kaiming-uniform [C, n_l] per layer, as in the S-TLLR code's TrainingHook.
+            self.feedback = [] if signal == "bp" else [
+                (torch.rand(network.n_classes, layer.n_out, generator=generator) * 2 - 1) * (3.0 / layer.n_out) ** 0.5
+                for layer in network.layers]
 
     def learning_signals(self, records, psis, error, labels):
         net = self.network

@@ -13,6 +13,9 @@ indices whenever it is needed (what a chip does with a counter). Two waves:
 * ``basis="counter"`` — a +1/−1 square wave whose half-period for class k is k + 1
   indices: a counter that flips the sign every k + 1 inputs; strictly binary.
 
+``projection`` gives each layer's wave (C × dim) instead, still scaled by 1/dim: the chip's
+square wave from its config, for the twin (``eligo.fixed.blocks.square_wave``).
+
 The readout learns from its own per-step cross-entropy on (detached) last-layer spikes.
 
 Two choices of the authors' released code are options, off by default (the paper's rule):
@@ -28,6 +31,8 @@ Two choices of the authors' released code are options, off by default (the paper
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 
@@ -55,7 +60,8 @@ class TESS(EligibilityRule):
     name = "tess"
 
     def __init__(self, network: SNN, *, basis: str = "sin", lambda_pre: float = 0.5, alpha_post: float = 0.0,
-                 pool: int | None = None, global_steps: int = 0, temperature: float = 1.0, **kwargs):
+                 pool: int | None = None, global_steps: int = 0, temperature: float = 1.0,
+                 projection: Sequence[torch.Tensor] | None = None, **kwargs):
         super().__init__(network, lambda_pre=lambda_pre, alpha_post=alpha_post, **kwargs)
         if basis not in BASES:
             raise ValueError(f"TESS basis must be one of {BASES}, got {basis!r}")
@@ -66,6 +72,26 @@ class TESS(EligibilityRule):
         if not temperature > 0:
             raise ValueError(f"TESS temperature must be positive, got {temperature}")
         self.basis, self.pool, self.global_steps, self.temperature = basis, pool, global_steps, temperature
+        self.projection = None
+        if projection is not None:
+            shapes = [(network.n_classes, self._projected_dim(layer)) for layer in network.layers]
+            if [tuple(wave.shape) for wave in projection] != shapes:
+                raise ValueError(f"TESS projection must be one wave per layer of shapes {shapes}, "
+                                 f"got {[tuple(wave.shape) for wave in projection]}")
+            self.projection = [torch.as_tensor(wave, dtype=torch.float32) for wave in projection]
+
+    def _projected_dim(self, layer) -> int:
+        """Entries of the activity a layer's B projects: its spikes, or with ``pool`` a conv layer's pooled maps."""
+        if self.pool is not None and isinstance(layer, LIFConv2d):
+            return layer.out_shape[0] * self.pool ** 2
+        return layer.n_out
+
+    def _projection_of(self, layer, dim: int) -> torch.Tensor:
+        """B (C × dim) with its 1/dim scale: the layer's given wave, or the ``basis``."""
+        if self.projection is None:
+            return square_wave_projection(self.basis, self.network.n_classes, dim)
+        (wave,) = [wave for wave, other in zip(self.projection, self.network.layers) if other is layer]
+        return wave / dim
 
     def local_signal(self, spikes: torch.Tensor, labels: torch.Tensor, layer=None) -> torch.Tensor:
         """m = ∂CE(B·a/τ, y)/∂s for one layer's spikes s (batch mean), a = s or, with ``pool``, its pooled maps."""
@@ -74,11 +100,11 @@ class TESS(EligibilityRule):
                 s = spikes.detach().requires_grad_(True)
                 maps = s.reshape(s.shape[0], *layer.out_shape)
                 pooled = torch.nn.functional.adaptive_avg_pool2d(maps, self.pool).flatten(1)
-                proj = square_wave_projection(self.basis, self.network.n_classes, pooled.shape[1])
+                proj = self._projection_of(layer, pooled.shape[1])
                 loss = torch.nn.functional.cross_entropy(pooled @ proj.t() / self.temperature, labels)
                 (signal,) = torch.autograd.grad(loss, s)
             return signal
-        proj = square_wave_projection(self.basis, self.network.n_classes, spikes.shape[1])
+        proj = self._projection_of(layer, spikes.shape[1])
         probs = torch.softmax(spikes @ proj.t() / self.temperature, dim=1)
         target = torch.nn.functional.one_hot(labels, proj.shape[0]).float()
         return (probs - target) @ proj / (self.temperature * spikes.shape[0])
