@@ -86,12 +86,17 @@ class Bench:
         return BenchResult(self.simulator, tests, failed, sim_ns, real_s, results_xml)
 
 
-def build_bench(*, simulator: str, sources: list[Path], toplevel: str, build_dir: Path) -> Bench:
-    """Compile ``sources`` for ``simulator``; raises ``ToolMissing`` loudly when the simulator is absent."""
+def require_simulator(simulator: str) -> str:
+    """The simulator's executable, or ``ToolMissing`` saying how to install it (before any slow elaboration)."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {SIMULATORS}, got {simulator!r}")
+    return require_tool(*_INSTALL_HINTS[simulator])
+
+
+def build_bench(*, simulator: str, sources: list[Path], toplevel: str, build_dir: Path) -> Bench:
+    """Compile ``sources`` for ``simulator``; raises ``ToolMissing`` loudly when the simulator is absent."""
+    require_simulator(simulator)
     configure_environment()
-    require_tool(*_INSTALL_HINTS[simulator])
     waves = os.environ.get("ELIGO_WAVES") == "1"
     build_dir = Path(build_dir)
     runner = get_runner(simulator)

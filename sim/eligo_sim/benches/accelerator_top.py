@@ -245,9 +245,11 @@ async def start_top(dut, timeout_ns: int):
     """Clock, reset, bus models with random pauses (``driver_loopback.start``) and the ``rtl`` transport."""
     quiet_bus_models(dut)
     if cocotb.SIM_NAME.lower().startswith("icarus"):
-        # Icarus runs a combinational block only when an input changes: the engine's FSM-decoded outputs
-        # (output valid among them) stay X until its state first changes. Step it once; reset puts it back.
-        dut.engine.fsm_state.value = 1
+        # Icarus runs a combinational block only when an input changes: an FSM's decoded outputs (the engine's
+        # output valid, the softmax unit's busy, which the engine waits on at END) stay X until its state first
+        # changes. Step each once; reset puts them back.
+        for fsm in (dut.engine, dut.engine.softmax):
+            fsm.fsm_state.value = 1
     cfg, transport, _ = await driver_loopback.start(dut)
     transport.timeout_ns = timeout_ns
     return cfg, transport

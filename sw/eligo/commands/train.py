@@ -39,9 +39,11 @@ def _shape(text: str) -> tuple[int, int, int]:
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a spiking network with a learning rule (JSON log + accuracy plot)")
     p.add_argument("--backend", default="float",
-                   help="float (PyTorch reference, default); model, pynq or serial: the chip through the driver "
-                        "(model: its bit-exact integer model)")
+                   help="float (PyTorch reference, default); model, rtl, pynq or serial: the chip through the driver "
+                        "(model: its bit-exact integer model; rtl: its generated Verilog in a simulator)")
     p.add_argument("--device", default=None, help="pynq: the bitstream; serial: the port (e.g. /dev/ttyUSB1)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="rtl backend: the simulator (default verilator; icarus builds faster, runs slower)")
     p.add_argument("--rule", choices=RULE_NAMES, default="stllr", help="learning rule (default stllr)")
     p.add_argument("--dataset", default="patterns", help="registered data set name (default patterns)")
     p.add_argument("--time-steps", type=int, default=None, help="passed to the data set loader as time_steps")
@@ -139,7 +141,15 @@ def train_on_chip(args, dataset_train, dataset_test, progress) -> dict:
     return train_on_device(args, dataset_train, dataset_test, progress)
 
 
-BACKENDS = {"float": train_float, "model": train_on_chip, "pynq": train_on_chip, "serial": train_on_chip}
+def train_on_rtl(args, dataset_train, dataset_test, progress) -> dict:
+    """The same run on the chip's generated Verilog, in a simulator (``eligo_sim.train``)."""
+    from eligo_sim.train import train_on_rtl
+
+    return train_on_rtl(args, dataset_train, dataset_test, progress)
+
+
+BACKENDS = {"float": train_float, "model": train_on_chip, "rtl": train_on_rtl, "pynq": train_on_chip,
+            "serial": train_on_chip}
 
 
 def write_log(out: Path, args, history: dict) -> Path:
@@ -172,6 +182,7 @@ def run(args) -> int:
 
     from eligo.data import load_dataset
     from eligo.driver.errors import DriverError
+    from eligo.toolchain import ToolMissing
 
     backend = BACKENDS.get(args.backend)
     if backend is None:
@@ -200,6 +211,9 @@ def run(args) -> int:
             return EXIT_USAGE
         except DriverError as exc:
             print(f"eligo train: {args.backend} device: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        except ToolMissing as exc:
+            print(f"eligo train: {args.backend} backend: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     args.out.mkdir(parents=True, exist_ok=True)
     log = write_log(args.out, args, history)

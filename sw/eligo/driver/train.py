@@ -1,9 +1,10 @@
-"""``eligo train --backend model|pynq|serial``: on-chip online training through the ``Accelerator`` API.
+"""``eligo train --backend model|pynq|serial|rtl``: on-chip online training through the ``Accelerator`` API.
 
 ``DeviceModel`` gives the driver the face ``eligo.fixed.train`` expects of a
 model (``run_sample``, ``scores``, ``lfsr_steps``), so the training loop and
 the evaluation exist once and the driver run can be compared with calling the
-model directly.
+model directly. ``train_through`` is the run on an open transport: the ``rtl``
+one exists only inside its simulation (``eligo_sim.train``).
 """
 
 from __future__ import annotations
@@ -63,16 +64,25 @@ def open_transport(backend: str, cfg: AcceleratorConfig, device: str | None):
 
 
 def train_on_device(args, train: SpikeDataset, test: SpikeDataset, progress) -> dict:
-    """Load the seeded initial weights, train online on the chip, read the weights back; adds the counters."""
-    from eligo.fixed.model import initial_weights
-    from eligo.fixed.train import config_from_args, train_fixed
+    """The run the command line describes, on the transport ``--backend`` names."""
+    from eligo.fixed.train import config_from_args
 
     cfg = config_from_args(args, train)
-    with Accelerator(open_transport(args.backend, cfg, args.device), cfg) as accelerator:
-        accelerator.load_weights(initial_weights(cfg, args.seed))
-        history = train_fixed(DeviceModel(accelerator), train, test, epochs=args.epochs, seed=args.seed,
-                              lr_decay_every=args.lr_decay_every, progress=progress,
-                              progress_every=max(args.batch_size, 1))
+    return train_through(open_transport(args.backend, cfg, args.device), cfg, train, test, epochs=args.epochs,
+                         seed=args.seed, lr_decay_every=args.lr_decay_every, progress=progress,
+                         progress_every=max(args.batch_size, 1))
+
+
+def train_through(transport, cfg: AcceleratorConfig, train: SpikeDataset, test: SpikeDataset, *, epochs: int,
+                  seed: int, lr_decay_every: int, progress=None, progress_every: int = 1) -> dict:
+    """Load the seeded initial weights, train online on the chip, read the weights back; adds the counters."""
+    from eligo.fixed.model import initial_weights
+    from eligo.fixed.train import train_fixed
+
+    with Accelerator(transport, cfg) as accelerator:
+        accelerator.load_weights(initial_weights(cfg, seed))
+        history = train_fixed(DeviceModel(accelerator), train, test, epochs=epochs, seed=seed,
+                              lr_decay_every=lr_decay_every, progress=progress, progress_every=progress_every)
         history["counters"] = accelerator.counters().as_dict()
     history["config"] = cfg.to_dict()
     history["float_learning_rate"] = cfg.float_learning_rate
