@@ -10,14 +10,16 @@ models and driver included, so a lower bound) and cycles per event; writes
 ``soak.json`` (with the commit it ran on) and ``soak.png`` (cumulative events
 against wall time, cycles per second per chunk).
 
-Two networks (``--network``): ``small`` (64-16-4, the 10^6-event soak) and
+Three networks (``--network``): ``small`` (64-16-4, the 10^6-event soak),
 ``wide`` (512-32-10, the default input width at a DVS-like 5 % rate; about 1,150
 events/s on an idle 2-core machine, so ``--events 4000000`` is about an hour and
-60,000 about a minute). Whoever lands a change under ``hw/`` re-runs
+60,000 about a minute) and ``deep`` (64-16-16-4, two hidden layers learning by
+TESS). Whoever lands a change under ``hw/`` re-runs
 
     python bench/soak.py --events 1000000
+    python bench/soak.py --network deep --events 1000000
 
-and commits ``bench/results/soak.json``.
+and commits ``bench/results/soak.json`` and ``soak_deep.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 from _results import add_out_argument, machine_load, source_commit, write_results
 
 from eligo.plots import new_figure, save_figure
-from eligo_sim.soak import CLOCK_NS, NETWORKS, RULE, run_soak
+from eligo_sim.soak import CLOCK_NS, NETWORKS, run_soak
 
 
 def plot(summary: dict, path: Path) -> None:
@@ -73,7 +75,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--event-rate", type=float, default=None, help="default: the network's own")
     parser.add_argument("--chunk", type=int, default=50, help="samples per stream send")
-    parser.add_argument("--rule", default=RULE, help=f"on-chip rule (default {RULE}, the one the RTL implements)")
+    parser.add_argument("--rule", default=None, help="on-chip rule (default: the network's, eligo_sim.soak.NETWORKS)")
     parser.add_argument("--seed", type=int, default=0)
     add_out_argument(parser)
     parser.add_argument("--name", default=None, help="result file name (default soak, soak_wide for wide)")

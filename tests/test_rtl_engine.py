@@ -27,9 +27,18 @@ CASES = {
                                   traces=TraceFormat(decay="multiply", pre_decay=200, post_decay=100),
                                   learning=LearningConfig(rule="tess", lr_shift=1, alpha_post=-1,
                                                           learn_start_step=2)), 4.0),
+    # Two hidden layers of different widths, each learning from its own TESS signal, saturating narrow membranes.
+    "tess-2layer-p4": (AcceleratorConfig(network=NetworkShape(n_inputs=12, hidden=(8, 4), n_classes=4), lanes=4,
+                                         neuron=NeuronFormat(membrane_bits=9, input_bits=8, threshold=40),
+                                         learning=LearningConfig(rule="tess", lr_shift=1, alpha_post=1)), 4.0),
+    # Three hidden layers with sign-DFA by their own square waves, two groups per row in the widest layer.
+    "dfa-3layer-p4": (AcceleratorConfig(network=NetworkShape(n_inputs=8, hidden=(8, 4, 8), n_classes=3), lanes=4,
+                                        learning=LearningConfig(rule="stllr_dfa", lr_shift=2, alpha_post=-1)), 4.0),
     # The project's default layer: 512 inputs x 128 neurons x 10 classes on 16 lanes.
     "stllr-512x128": (AcceleratorConfig(learning=LearningConfig(alpha_post=1)), 2.0),
     "tess-512x128": (AcceleratorConfig(learning=LearningConfig(rule="tess", alpha_post=1)), 2.0),
+    "tess-512x128x128": (AcceleratorConfig(network=NetworkShape(hidden=(128, 128)),
+                                           learning=LearningConfig(rule="tess", alpha_post=1)), 2.0),
 }
 
 
@@ -82,11 +91,19 @@ def test_engine_bench_stllr_dfa_icarus(tmp_path):
     run_case("icarus", "stllr-dfa-p8", tmp_path, (1,), **SMALL_RUN)
 
 
+# Deep networks: each hidden layer's spikes are the next one's events in the same step, each learns from its own
+# signal; aborts, repeated inputs and back-pressure as for one layer.
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", ["tess-2layer-p4", "dfa-3layer-p4"])
+def test_engine_bench_deep(simulator, case, tmp_path):
+    run_case(simulator, case, tmp_path, (1, 2), **SMALL_RUN)
+
+
 # The full-size layer trains for 20 steps with each rule on Verilator (a build of about 8 minutes on two busy cores,
 # one per rule: the rule is fixed in the hardware) and with TESS on Icarus (about 15 minutes of simulation).
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator, case", [("verilator", "stllr-512x128"), ("verilator", "tess-512x128"),
-                                             ("icarus", "tess-512x128")])
+                                             ("icarus", "tess-512x128"), ("verilator", "tess-512x128x128")])
 def test_full_size_engine_bench(simulator, case, tmp_path):
     run_case(simulator, case, tmp_path, (1,), samples=1, steps=20, event_rate=0.05, idle=0.1, backpressure=0.2,
              checkpoint_every=10, weights_at_checkpoints=False)

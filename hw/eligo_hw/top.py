@@ -222,38 +222,40 @@ class Accelerator(wiring.Component):
         index = regs.weight_addr[index_field.lsb:index_field.lsb + index_field.width]
         slice_bits = (layout.slices_per_word - 1).bit_length()
         word_address, slice_select = index[slice_bits:], index[:slice_bits]
-        in_range = Mux(layer == 0, index < layout.n_slices(0), index < layout.n_slices(1)) & (layer < layout.n_layers)
+        in_range = Cat((layer == n) & (index < layout.n_slices(n)) for n in range(layout.n_layers)).any()
         lane_bits = layout.per_slice * cfg.weight_bits
-        stored = engine.weight_rdata.as_value()
-        m.d.comb += [engine.weight_layer.eq(layer[0]), engine.weight_addr.eq(word_address),
+        host = engine.weights
+        stored = host.rdata.as_value()
+        m.d.comb += [host.layer.eq(layer), host.addr.eq(word_address),
                      regs.weight_rdata.eq(Mux(in_range, stored.word_select(slice_select, lane_bits), 0)),
-                     engine.weight_wdata.eq(Cat(Mux(slice_select == s, regs.weight_wdata[:lane_bits],
-                                                    stored.word_select(s, lane_bits))
-                                                for s in range(layout.slices_per_word)))]
+                     host.wdata.eq(Cat(Mux(slice_select == s, regs.weight_wdata[:lane_bits],
+                                           stored.word_select(s, lane_bits))
+                                       for s in range(layout.slices_per_word)))]
 
         idle_before, wrote_before, address_before = Signal(), Signal(), Signal.like(regs.weight_addr)
-        m.d.sync += [idle_before.eq(engine.idle), wrote_before.eq(engine.weight_we),
+        m.d.sync += [idle_before.eq(engine.idle), wrote_before.eq(host.we),
                      address_before.eq(regs.weight_addr)]
         fresh = engine.idle & idle_before & ~wrote_before & (address_before == regs.weight_addr)
         write_pending = Signal()
         with m.If(write_pulse & in_range):
             m.d.sync += write_pending.eq(1)
         with m.If(write_pending & fresh):
-            m.d.comb += engine.weight_we.eq(1)
+            m.d.comb += host.we.eq(1)
             m.d.sync += write_pending.eq(0)
 
         rdata_word = self.regmap["WEIGHT_RDATA"].offset >> 2
         reads_weight = self.s_axil.arvalid & (self.s_axil.araddr[2:] == rdata_word)
         m.d.comb += read_allowed.eq(~reads_weight | fresh | ~in_range)
-        m.d.sync += host_waiting.eq((write_pending & ~engine.weight_we) | (write_pulse & in_range)
+        m.d.sync += host_waiting.eq((write_pending & ~host.we) | (write_pulse & in_range)
                                     | (reads_weight & ~fresh))
         read_taken = reads_weight & self.s_axil.arready
         m.d.comb += bad_address.eq((write_pulse | read_taken) & ~in_range)
 
 
 class OutputPacketiser(wiring.Component):
-    """Hidden spikes on ``items`` are counted; at END (the class scores on ``items``) one packet leaves on
-    ``m_axis``: the END word with ``end_index``, each score in ``score_words`` words, the spike count with TLAST.
+    """Hidden spikes on ``items`` are counted per layer; at END (the class scores on ``items``) one packet leaves on
+    ``m_axis``: the END word with ``end_index``, each score in ``score_words`` words, each hidden layer's spike
+    count, TLAST on the last.
     ``clear`` (an aborted sample) forgets the spikes counted for the sample in progress, not those of a
     packet already being sent.
 
@@ -271,21 +273,25 @@ class OutputPacketiser(wiring.Component):
         out, items = self.m_axis, self.items
         per_score, classes = score_words(self.cfg), self.cfg.network.n_classes
         item = items.payload
-        spike_count = Signal(DATA_BITS)
+        counts = [Signal(DATA_BITS, name=f"spike_count{layer}") for layer in range(len(self.cfg.network.hidden))]
+        count_index = Signal(range(max(len(counts), 2)))  # the count on offer
         score_word = Signal(range(max(per_score, 2)))
         klass = Signal(range(max(classes, 2)))
         score = item.value.as_signed()
         wide_score = Cat(score, score[-1].replicate(DATA_BITS * per_score - len(score)))
         header = Const((int(Opcode.END) << PAYLOAD_BITS), DATA_BITS) | self.end_index
         state_scores = Signal()  # sending the scores
-        state_count = Signal()  # the spike count, the last word, is on offer
+        state_count = Signal()  # the spike counts, the last words, are on offer
+        count = counts[-1]
+        for layer in reversed(range(len(counts) - 1)):
+            count = Mux(count_index == layer, counts[layer], count)
 
         offer_valid, offer_ready = Signal(), Signal()
         offer_data, offer_last = Signal(DATA_BITS), Signal()
         m.d.comb += [
-            offer_data.eq(Mux(state_count, spike_count,
+            offer_data.eq(Mux(state_count, count,
                               Mux(state_scores, wide_score.word_select(score_word, DATA_BITS), header))),
-            offer_last.eq(state_count),
+            offer_last.eq(state_count & (count_index == len(counts) - 1)),
             offer_valid.eq(state_count | (items.valid & item.score)),
             offer_ready.eq(~out.tvalid | out.tready),
             items.ready.eq(~state_count & (~item.score
@@ -293,11 +299,14 @@ class OutputPacketiser(wiring.Component):
         ]
         with m.If(offer_ready):
             m.d.sync += [out.tvalid.eq(offer_valid), out.tdata.eq(offer_data), out.tlast.eq(offer_last)]
-        saturating_increment(m, spike_count, items.valid & items.ready & ~item.score)
+        for layer, spike_count in enumerate(counts):
+            saturating_increment(m, spike_count, items.valid & items.ready & ~item.score & (item.layer == layer))
         accepted = offer_valid & offer_ready
         with m.If(accepted):
-            with m.If(state_count):
-                m.d.sync += [state_count.eq(0), spike_count.eq(0)]
+            with m.If(offer_last):
+                m.d.sync += [state_count.eq(0), count_index.eq(0), *(spike_count.eq(0) for spike_count in counts)]
+            with m.Elif(state_count):
+                m.d.sync += count_index.eq(count_index + 1)
             with m.Elif(~state_scores):
                 m.d.sync += [state_scores.eq(1), score_word.eq(0), klass.eq(0)]
             with m.Elif(score_word == per_score - 1):
@@ -307,5 +316,5 @@ class OutputPacketiser(wiring.Component):
             with m.Else():
                 m.d.sync += score_word.eq(score_word + 1)
         with m.If(self.clear & ~state_count):
-            m.d.sync += spike_count.eq(0)
+            m.d.sync += [spike_count.eq(0) for spike_count in counts]
         return m

@@ -17,25 +17,26 @@ from pathlib import Path
 from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
 
 CLOCK_NS = 10  # the bench's clock period (driver_loopback.start)
-RULE = "stllr"
-"""The rule the soak trains with: the default (S-TLLR with the back-projected signal); ``rule=`` picks another."""
-
 NETWORKS = {
-    # name: (network, lanes, input event rate per address and step)
-    "small": (NetworkShape(n_inputs=64, hidden=(16,), n_classes=4), 16, 0.4),
-    "wide": (NetworkShape(n_inputs=512, hidden=(32,), n_classes=10), 16, 0.05),
+    # name: (network, lanes, input event rate per address and step, rule)
+    "small": (NetworkShape(n_inputs=64, hidden=(16,), n_classes=4), 16, 0.4, "stllr"),
+    "wide": (NetworkShape(n_inputs=512, hidden=(32,), n_classes=10), 16, 0.05, "stllr"),
+    "deep": (NetworkShape(n_inputs=64, hidden=(16, 16), n_classes=4), 16, 0.4, "tess"),
 }
 """``small`` is quick to build and dense in events; ``wide`` has the default input width (512 addresses, the
-2 x 16 x 16 map) at a DVS-like density (about 26 events per step)."""
+2 x 16 x 16 map) at a DVS-like density (about 26 events per step); ``deep`` is ``small`` with a second hidden
+layer, each learning from its own TESS signal. Each trains with its rule unless ``rule=`` picks another:
+S-TLLR with the back-projected signal (the default) where there is one hidden layer."""
 
 
-def soak_config(network: str, rule: str = RULE) -> AcceleratorConfig:
-    shape, lanes, _ = NETWORKS[network]
-    return AcceleratorConfig(network=shape, lanes=lanes, learning=LearningConfig(rule=rule, alpha_post=1, lr_shift=4))
+def soak_config(network: str, rule: str | None = None) -> AcceleratorConfig:
+    shape, lanes, _, default_rule = NETWORKS[network]
+    return AcceleratorConfig(network=shape, lanes=lanes,
+                             learning=LearningConfig(rule=rule or default_rule, alpha_post=1, lr_shift=4))
 
 
 def run_soak(network: str, simulator: str, events: int, work: Path, *, steps: int = 20, chunk: int = 50,
-             seed: int = 0, rule: str = RULE, event_rate: float | None = None) -> dict:
+             seed: int = 0, rule: str | None = None, event_rate: float | None = None) -> dict:
     """Build and soak; returns the bench's report (events sent, samples, counters, per-chunk times) with the
     build and bench wall times. Raises AssertionError on any difference from the model."""
     from eligo_hw.export import write_verilog

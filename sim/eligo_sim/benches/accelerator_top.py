@@ -25,6 +25,7 @@ from eligo.config import AcceleratorConfig
 from eligo.driver import Accelerator, DeviceError, DriverError
 from eligo.driver.model import ModelTransport
 from eligo.fixed.model import initial_weights
+from eligo.layout import output_length
 from eligo.words import OPCODE_SHIFT, Opcode, encode
 from eligo_sim.benches import driver_loopback
 from eligo_sim.runner import bench_params
@@ -74,10 +75,13 @@ def malformed_cases(cfg: AcceleratorConfig) -> list[tuple[str, list[int], str]]:
 def malformed_session(transport, cfg: AcceleratorConfig) -> list:
     """Each malformed stream's output packet, ERROR causes and BAD_WORDS; then illegal register accesses."""
     accelerator = Accelerator(transport, cfg)
+    # Block RAM keeps its words through a reset: zero them, as the model transport starts, whatever ran before.
+    sizes = cfg.network.layer_sizes
+    accelerator.load_weights([np.zeros((n_in, n_out), dtype=np.int64) for n_in, n_out in zip(sizes[:-1], sizes[1:])])
     seen = []
     for what, words, cause in malformed_cases(cfg):
         transport.send_words(np.array(words, dtype=np.uint32))
-        packet = transport.receive_words(1 + cfg.network.n_classes + 1, timeout=5.0)
+        packet = transport.receive_words(output_length(cfg), timeout=5.0)
         causes = accelerator.errors()
         assert causes == (cause,), f"{what}: ERROR causes {causes}, expected ({cause},)"
         seen.append((what, packet.tolist(), causes, accelerator.read("BAD_WORDS")))
@@ -95,7 +99,7 @@ def malformed_session(transport, cfg: AcceleratorConfig) -> list:
         seen.append((offset, accelerator.errors()))
         accelerator.clear_errors()
     layer_shift = accelerator.regmap["WEIGHT_ADDR"].field("layer").lsb
-    for address in (2 << layer_shift, accelerator.layout.n_slices(0)):
+    for address in (accelerator.layout.n_layers << layer_shift, accelerator.layout.n_slices(0)):
         accelerator.write("WEIGHT_ADDR", address)
         seen.append((address, accelerator.read("WEIGHT_RDATA"), accelerator.errors()))
         assert accelerator.errors() == ("bad_weight_address",)
@@ -131,7 +135,7 @@ def fault_session(transport, cfg: AcceleratorConfig) -> dict:
     accelerator.load_weights(weights)
     seen = {}
     for what, wrong in (("one layer missing", weights[:1]), ("one layer too many", weights + weights[-1:]),
-                        ("a row missing", [weights[0][:-1], weights[1]])):
+                        ("a row missing", [weights[0][:-1], *weights[1:]])):
         writes = counted.writes
         try:
             accelerator.load_weights(wrong)
@@ -143,7 +147,7 @@ def fault_session(transport, cfg: AcceleratorConfig) -> dict:
             raise AssertionError(f"{what}: a weight load of the wrong length must be refused")
         assert counted.writes == writes, f"{what}: {counted.writes - writes} register writes before the refusal"
     layer_shift = accelerator.regmap["WEIGHT_ADDR"].field("layer").lsb
-    for address in (accelerator.layout.n_slices(0), 2 << layer_shift):
+    for address in (accelerator.layout.n_slices(0), accelerator.layout.n_layers << layer_shift):
         accelerator.write("WEIGHT_ADDR", address)
         accelerator.write("WEIGHT_WDATA", 0x5555_5555)
         accelerator.command("write_weight")

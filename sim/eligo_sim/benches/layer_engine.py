@@ -28,9 +28,6 @@ import torch
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from eligo.config import AcceleratorConfig
-from eligo.fixed.arith import saturate
-from eligo.fixed.blocks import integrate_events
-from eligo.fixed.lif import lif_fire, lif_integrate
 from eligo.fixed.model import FixedModel, initial_weights
 from eligo.words import Opcode, encode
 from eligo_sim.clocking import start_clock_and_reset
@@ -45,12 +42,9 @@ def lanes(bits: int, width: int, count: int, signed: bool = True) -> list[int]:
     return fields
 
 
-def hidden_spikes(model: FixedModel, state, x: torch.Tensor) -> list[int]:
-    """The hidden spikes the model's next step will produce (computed before ``step`` changes anything)."""
-    cfg = model.cfg
-    current = saturate(integrate_events(x[None], model.weights(0), cfg.accumulator_bits[0]), cfg.neuron.input_bits)
-    _, spikes = lif_fire(lif_integrate(state.membranes[0], current, cfg.neuron), cfg.neuron)
-    return torch.nonzero(spikes[0]).flatten().tolist()
+def step_spikes(model: FixedModel) -> list[tuple[int, int]]:
+    """The hidden spikes of the model's last step as (layer, neuron), in the order the engine sends them."""
+    return [(layer, int(i)) for layer, step in enumerate(model.last_step[:-1]) for i in np.flatnonzero(step.spikes[0])]
 
 
 class Engine:
@@ -59,7 +53,7 @@ class Engine:
     def __init__(self, dut, cfg: AcceleratorConfig, rng: np.random.Generator, idle: float, backpressure: float):
         self.dut, self.cfg, self.rng = dut, cfg, rng
         self.idle, self.backpressure = idle, backpressure
-        self.outputs: list[tuple[int, int, int]] = []
+        self.outputs: list[tuple[int, int, int, int]] = []
         self.cycle = 0
 
     async def clock_and_output(self):
@@ -74,7 +68,7 @@ class Engine:
             if valid.is_resolvable and int(valid) and int(dut.output_ready.value):
                 bits = int(dut.output_payload.value)
                 value = lanes(bits, sb, 1)[0]
-                self.outputs.append(((bits >> (sb + 16)) & 1, (bits >> sb) & 0xFFFF, value))
+                self.outputs.append(((bits >> (sb + 16)) & 1, bits >> (sb + 17), (bits >> sb) & 0xFFFF, value))
             await FallingEdge(dut.clk)
 
     async def send(self, word: int) -> None:
@@ -108,9 +102,10 @@ class Engine:
             await FallingEdge(self.dut.clk)
         await FallingEdge(self.dut.clk)
 
-    async def probe(self, address: int, names: list[str]) -> dict[str, int]:
-        """The probe outputs ``names`` (those whose memory has ``address``; the others may read X)."""
+    async def probe(self, layer: int, address: int, names: list[str]) -> dict[str, int]:
+        """The probe outputs ``names`` of ``layer`` (those whose memory has ``address``; the others may read X)."""
         dut = self.dut
+        dut.probe_layer.value = layer
         dut.probe_addr.value = address
         await RisingEdge(dut.clk)
         await ReadOnly()
@@ -120,51 +115,53 @@ class Engine:
 
     async def weight(self, layer: int, address: int) -> list[int]:
         dut = self.dut
-        dut.weight_layer.value = layer
-        dut.weight_addr.value = address
+        dut.weights_layer.value = layer
+        dut.weights_addr.value = address
         await RisingEdge(dut.clk)
         await ReadOnly()
-        word = lanes(int(dut.weight_rdata.value), self.cfg.weight_bits, self.cfg.lanes)
+        word = lanes(int(dut.weights_rdata.value), self.cfg.weight_bits, self.cfg.lanes)
         await FallingEdge(dut.clk)
         return word
 
     async def write_weight(self, layer: int, address: int, word: list[int]) -> None:
         dut, bits = self.dut, self.cfg.weight_bits
-        dut.weight_layer.value = layer
-        dut.weight_addr.value = address
-        dut.weight_wdata.value = sum((v & ((1 << bits) - 1)) << (i * bits) for i, v in enumerate(word))
-        dut.weight_we.value = 1
+        dut.weights_layer.value = layer
+        dut.weights_addr.value = address
+        dut.weights_wdata.value = sum((v & ((1 << bits) - 1)) << (i * bits) for i, v in enumerate(word))
+        dut.weights_we.value = 1
         await FallingEdge(dut.clk)
-        dut.weight_we.value = 0
+        dut.weights_we.value = 0
 
 
 async def compare_state(engine: Engine, model: FixedModel, state, where: str) -> None:
-    """Membranes, post traces, logits, scores and pre traces, lane by lane, against the model's state."""
+    """Every layer's membranes, post traces and pre traces, the logits and scores, lane by lane, against the model."""
     cfg, p = model.cfg, model.cfg.lanes
-    n_in, n_hidden, classes = cfg.network.layer_sizes
-    rows = max(n_in, n_hidden, cfg.groups[0], cfg.groups[1])
-    got = {"membranes": [], "post": [], "logits": [], "scores": [], "pre0": [], "pre1": []}
-    widths = {"membranes": cfg.neuron.membrane_bits, "post": cfg.traces.bits, "logits": cfg.neuron.membrane_bits,
-              "scores": cfg.readout.score_bits}
-    depths = {"membranes": cfg.groups[0], "post": cfg.groups[0], "logits": cfg.groups[1], "scores": cfg.groups[1],
-              "pre0": n_in, "pre1": n_hidden}
-    for address in range(rows):
-        values = await engine.probe(address, [name for name, depth in depths.items() if address < depth])
-        if address < cfg.groups[0]:
-            got["membranes"] += lanes(values["membranes"], widths["membranes"], p)
-            got["post"] += lanes(values["post"], widths["post"], p, signed=False)
-        if address < cfg.groups[1]:
-            got["logits"] += lanes(values["logits"], widths["logits"], p)
-            got["scores"] += lanes(values["scores"], widths["scores"], p)
-        for layer, n in ((0, n_in), (1, n_hidden)):
-            if address < n:
-                got[f"pre{layer}"].append(values[f"pre{layer}"] & cfg.traces.max_value)
-    expected = {"membranes": state.membranes[0][0], "post": state.post_traces[0][0], "logits": state.logits[0],
-                "scores": state.scores[0], "pre0": state.pre_traces[0][0], "pre1": state.pre_traces[1][0]}
-    sizes = {"membranes": n_hidden, "post": n_hidden, "logits": classes, "scores": classes}
-    for name, reference in expected.items():
-        value = got[name][:sizes.get(name, len(got[name]))]
-        assert value == reference.tolist(), f"{where}: {name} differ: rtl {value} model {reference.tolist()}"
+    sizes = cfg.network.layer_sizes
+    readout = len(sizes) - 2
+    width = max(cfg.neuron.membrane_bits, cfg.readout_neuron.membrane_bits)
+    for layer in range(readout + 1):
+        got = {"membranes": [], "post": [], "logits": [], "scores": [], "pre": []}
+        groups = cfg.groups[layer]
+        for address in range(max(sizes[layer], groups)):
+            names = ["pre"] if address < sizes[layer] else []
+            if address < groups:
+                names += ["logits", "scores"] if layer == readout else ["membranes", "post"]
+            values = await engine.probe(layer, address, names)
+            if address < groups:
+                for name in names[-2:]:
+                    bits = {"post": cfg.traces.bits, "scores": cfg.readout.score_bits}.get(name, width)
+                    got[name] += lanes(values[name], bits, p, signed=name != "post")
+            if address < sizes[layer]:
+                got["pre"].append(values["pre"])
+        if layer == readout:
+            expected = {"logits": state.logits[0], "scores": state.scores[0]}
+        else:
+            expected = {"membranes": state.membranes[layer][0], "post": state.post_traces[layer][0]}
+        expected["pre"] = state.pre_traces[layer][0]
+        for name, reference in expected.items():
+            value = got[name][:len(reference)]
+            assert value == reference.tolist(), \
+                f"{where}: layer {layer} {name} differ: rtl {value} model {reference.tolist()}"
 
 
 async def abort_in_step(engine: Engine, model: FixedModel, state, x: torch.Tensor, events: list[int],
@@ -180,13 +177,13 @@ async def abort_in_step(engine: Engine, model: FixedModel, state, x: torch.Tenso
     sent = len(events) + 1 if rng.random() < 0.5 else int(rng.integers(0, len(events) + 1))
     for j in events[:sent]:
         await engine.send(encode(Opcode.EVENT, j))
-    learn_steps = int(dut.learn_steps.value)
+    learn_steps = int(dut.counters_learn_steps.value)
     if sent > len(events):
         await engine.send(encode(Opcode.TICK, t))
     delay = int(rng.integers(0, delay_range))
     await engine.abort(delay)
     await engine.wait_idle()
-    updated = int(dut.learn_steps.value) != learn_steps
+    updated = int(dut.counters_learn_steps.value) != learn_steps
     if updated:
         model.step(state, x[None], label, t)
     dut._log.info("abort in step %d (label %s): %d of %d events%s, %d cycles later; the step's update %s", t, label,
@@ -195,10 +192,10 @@ async def abort_in_step(engine: Engine, model: FixedModel, state, x: torch.Tenso
 
 
 async def compare_weights(engine: Engine, model: FixedModel, where: str) -> None:
-    """Every weight word of both layers, read back through the host port."""
+    """Every weight word of every layer, read back through the host port."""
     cfg = model.cfg
     mismatches = []
-    for layer in (0, 1):
+    for layer in range(len(model.words)):
         expected = model.words[layer].view(-1, cfg.lanes).tolist()
         for address in range(len(expected)):
             word = await engine.weight(layer, address)
@@ -214,18 +211,20 @@ async def engine_matches_model(dut):
     cfg = AcceleratorConfig.from_dict(params["config"])
     rng = np.random.default_rng(bench_seed())
     model = FixedModel(cfg, initial_weights(cfg, int(params["weight_seed"]), gain=float(params["gain"])))
-    n_in, n_hidden, classes = cfg.network.layer_sizes
+    sizes = cfg.network.layer_sizes
+    n_in, classes = sizes[0], sizes[-1]
     engine = Engine(dut, cfg, rng, float(params.get("idle", 0.0)), float(params.get("backpressure", 0.0)))
     checkpoint = int(params.get("checkpoint_every", 1))
 
-    await start_clock_and_reset(dut, ("commands_valid", "commands_payload", "clear_error", "abort", "weight_layer",
-                                      "weight_addr", "weight_we", "weight_wdata", "probe_addr", "lr_decay"))
+    await start_clock_and_reset(dut, ("commands_valid", "commands_payload", "clear_error", "abort", "weights_layer",
+                                      "weights_addr", "weights_we", "weights_wdata", "probe_layer", "probe_addr",
+                                      "lr_decay"))
     cocotb.start_soon(engine.clock_and_output())
 
     lo, hi = cfg.weight_range
     await engine.wait_idle()  # a single-port memory writes its initial weights after reset
-    for layer in (0, 1):  # the host port: a few words overwritten, in the model as well
-        for address in rng.choice(n_in * cfg.groups[0] if layer == 0 else n_hidden * cfg.groups[1], 4, replace=False):
+    for layer in range(len(model.words)):  # the host port: a few words overwritten, in the model as well
+        for address in rng.choice(sizes[layer] * cfg.groups[layer], 4, replace=False):
             word = rng.integers(lo, hi + 1, cfg.lanes).tolist()
             await engine.write_weight(layer, int(address), word)
             model.words[layer].view(-1, cfg.lanes)[int(address)] = torch.tensor(word)
@@ -253,14 +252,13 @@ async def engine_matches_model(dut):
         expected_spikes = []
         for t in range(steps):
             x = spikes[t]
-            expected_spikes.append(hidden_spikes(model, state, x))
             events = rng.permutation(np.flatnonzero(x.numpy())).tolist()
             if t == abort_at:
                 await abort_in_step(engine, model, state, x, events, label, t, abort_delay)
                 break
-            counters_before = {name: int(getattr(dut, f"cycles_{name}").value)
+            counters_before = {name: int(getattr(dut, f"counters_cycles_{name}").value)
                                for name in ("integrate", "fire", "readout", "traces", "learn", "stall")}
-            words_before = int(dut.learn_words.value)
+            words_before = int(dut.counters_learn_words.value)
             start_cycle = engine.cycle
             for j in events:
                 await engine.send(encode(Opcode.EVENT, j))
@@ -270,11 +268,12 @@ async def engine_matches_model(dut):
                 injected += 1
             await engine.send(encode(Opcode.TICK, t))
             model.step(state, x[None], label, t)
+            expected_spikes.append(step_spikes(model))
             await engine.wait_idle()
             report.append({
                 "events": len(events), "spikes": len(expected_spikes[-1]), "cycles": engine.cycle - start_cycle,
-                "learn_words": int(dut.learn_words.value) - words_before,
-                **{name: int(getattr(dut, f"cycles_{name}").value) - before
+                "learn_words": int(dut.counters_learn_words.value) - words_before,
+                **{name: int(getattr(dut, f"counters_cycles_{name}").value) - before
                    for name, before in counters_before.items()},
             })
             if step_index % checkpoint == checkpoint - 1:
@@ -291,11 +290,11 @@ async def engine_matches_model(dut):
             await engine.wait_idle()
             got_spikes = [[] for _ in range(steps)]
             scores = []
-            for is_score, index, value in engine.outputs:
+            for is_score, layer, index, value in engine.outputs:
                 if is_score:
                     scores.append((index, value))
                 else:
-                    got_spikes[value].append(index)
+                    got_spikes[value].append((layer, index))
             engine.outputs.clear()
             expected_scores = list(enumerate(state.scores[0].tolist()))
             assert got_spikes == expected_spikes, f"sample {sample}: hidden spikes differ"
@@ -308,8 +307,8 @@ async def engine_matches_model(dut):
                 await compare_weights(engine, model, f"sample {sample} after its abort")
 
     await compare_weights(engine, model, "at the end")
-    assert int(dut.learn_words.value) == model.lfsr_steps, "RTL and model updated different numbers of words"
-    counted = (int(dut.duplicate_events.value), int(dut.bad_labels.value))
+    assert int(dut.counters_learn_words.value) == model.lfsr_steps, "RTL and model updated different numbers of words"
+    counted = (int(dut.counters_duplicate_events.value), int(dut.counters_bad_labels.value))
     assert counted == (injected, injected), f"sent {injected} repeated inputs and late labels, counted {counted}"
     assert int(dut.error.value) == (injected > 0), "the error flag must be up exactly when errors were sent"
     total_spikes = sum(step["spikes"] for step in report)

@@ -62,14 +62,15 @@ class ChipState:
 
 
 @dataclass
-class StepTrace:
-    """What one step left for the learning datapath (batch 1), as numpy arrays, per layer."""
+class LayerStep:
+    """What one layer's part of a step computed, as numpy arrays [batch, n]: the learning datapath's inputs."""
 
-    inputs: list[np.ndarray]
-    pre_traces: list[np.ndarray]
-    psis: list[np.ndarray]
-    previous_post: list[np.ndarray]
-    spikes: list[np.ndarray]
+    inputs: np.ndarray               # the layer's input spikes
+    pre_trace: np.ndarray            # q over those inputs, this step's spikes included
+    integrated: np.ndarray           # membranes (logits for the readout) after leak and integration, before reset
+    spikes: np.ndarray | None        # output spikes (hidden layers)
+    psi: np.ndarray | None           # Psi of ``integrated`` (hidden layers)
+    previous_post: np.ndarray | None  # h[t-1] (hidden layers)
 
 
 class FixedModel:
@@ -145,65 +146,66 @@ class FixedModel:
             return current
         return saturate(current, self.cfg.neuron.input_bits)
 
+    def layer_step(self, state: ChipState, layer: int, x: np.ndarray) -> LayerStep:
+        """Layer ``layer``'s part of a step for its [batch, n_in] 0/1 input spikes: accumulate, saturate, leak and
+        integrate; a hidden layer then takes Psi, fires, resets and updates its post trace, the readout adds its
+        logits to the scores; either updates its pre trace. The RTL benches of every layer check against this."""
+        cfg = self.cfg
+        pre = self._pre_units[layer](state.pre_traces[layer].numpy(), x)
+        state.pre_traces[layer] = torch.from_numpy(pre)
+        current = self._current(layer, torch.from_numpy(x))
+        if layer == len(cfg.network.hidden):
+            logits = lif_integrate(state.logits.numpy(), current, self.readout_neuron)
+            state.logits = torch.from_numpy(logits)
+            state.scores = torch.from_numpy(saturate(state.scores.numpy() + logits, cfg.readout.score_bits))
+            return LayerStep(x, pre, logits, None, None, None)
+        integrated = lif_integrate(state.membranes[layer].numpy(), current, cfg.neuron)
+        membrane, spikes = lif_fire(integrated, cfg.neuron)
+        psi = psi_lookup(integrated, cfg.neuron.threshold, cfg.psi)
+        previous_post = state.post_traces[layer].numpy()
+        state.membranes[layer] = torch.from_numpy(membrane)
+        state.post_traces[layer] = torch.from_numpy(self._post_unit(previous_post, psi))
+        return LayerStep(x, pre, integrated, spikes, psi, previous_post)
+
     def step(self, state: ChipState, spikes: torch.Tensor, label: int | None = None, t: int = 0) -> torch.Tensor:
         """Advance one time step for [batch, n_inputs] 0/1 inputs (a tensor or an array); returns the logits.
 
-        Learns (batch 1 only) when given a label and t >= learn_start_step.
+        Learns (batch 1 only) when given a label and t >= learn_start_step. ``last_step`` keeps what each
+        layer computed (``LayerStep``).
         """
-        cfg = self.cfg
-        learn = label is not None and t >= cfg.learning.learn_start_step
+        learn = label is not None and t >= self.cfg.learning.learn_start_step
         if learn and spikes.shape[0] != 1:
             raise ValueError(f"on-chip learning runs at batch size 1, got a batch of {spikes.shape[0]}")
         x = np.asarray(spikes, dtype=np.int64)
-        trace = StepTrace([], [], [], [], [])
-        for layer in range(len(cfg.network.hidden)):
-            integrated = lif_integrate(state.membranes[layer].numpy(), self._current(layer, torch.from_numpy(x)),
-                                       cfg.neuron)
-            membrane, out = lif_fire(integrated, cfg.neuron)
-            psi = psi_lookup(integrated, cfg.neuron.threshold, cfg.psi)
-            pre = self._pre_units[layer](state.pre_traces[layer].numpy(), x)
-            previous_post = state.post_traces[layer].numpy()
-            post = self._post_unit(previous_post, psi)
-            state.membranes[layer] = torch.from_numpy(membrane)
-            state.pre_traces[layer] = torch.from_numpy(pre)
-            state.post_traces[layer] = torch.from_numpy(post)
-            trace.inputs.append(x)
-            trace.pre_traces.append(pre)
-            trace.psis.append(psi)
-            trace.previous_post.append(previous_post)
-            trace.spikes.append(out)
-            x = out
-        readout = len(cfg.network.hidden)
-        logits = lif_integrate(state.logits.numpy(), self._current(readout, torch.from_numpy(x)), self.readout_neuron)
-        pre = self._pre_units[readout](state.pre_traces[readout].numpy(), x)
-        state.logits = torch.from_numpy(logits)
-        state.pre_traces[readout] = torch.from_numpy(pre)
-        state.scores = torch.from_numpy(saturate(state.scores.numpy() + logits, cfg.readout.score_bits))
-        trace.inputs.append(x)
-        trace.pre_traces.append(pre)
+        layers = []
+        for layer in range(len(self.cfg.network.hidden) + 1):
+            layers.append(self.layer_step(state, layer, x))
+            x = layers[-1].spikes
+        self.last_step = layers
         if learn:
-            self._learn(trace, logits[0], label)
+            self._learn(layers, layers[-1].integrated[0], label)
         return state.logits
 
-    def _learn(self, trace: StepTrace, logits: np.ndarray, label: int) -> None:
+    def _learn(self, layers: list[LayerStep], logits: np.ndarray, label: int) -> None:
         cfg, learning = self.cfg, self.cfg.learning
         error = softmax_error(logits, label, learning.readout_softmax_shift, learning)
         readout = len(cfg.network.hidden)
         factors = []
         for layer, projection in enumerate(self.projections):
             if learning.rule == "tess":
-                layer_logits = projection @ trace.spikes[layer][0]
+                layer_logits = projection @ layers[layer].spikes[0]
                 signal = project_signal(projection, softmax_error(layer_logits, label, learning.tess_softmax_shift,
                                                                   learning), learning)
             elif learning.rule == "stllr":  # the readout's weights before this step's readout update
                 signal = back_project(self._memory(readout), error, cfg)
             else:
                 signal = project_signal(projection, error, learning)
-            factors.append((signal * trace.psis[layer][0], learning.alpha_post * signal * trace.previous_post[layer][0]))
+            hidden = layers[layer]
+            factors.append((signal * hidden.psi[0], learning.alpha_post * signal * hidden.previous_post[0]))
         factors.append((error, np.zeros_like(error)))
         for layer, (causal, noncausal) in enumerate(factors):
             _, self.lfsr_steps = update_layer(
-                self.words[layer].numpy(), causal, noncausal, trace.pre_traces[layer][0], trace.inputs[layer][0],
+                self.words[layer].numpy(), causal, noncausal, layers[layer].pre_trace[0], layers[layer].inputs[0],
                 cfg.layer_shift(layer, self._lr_decay), cfg, self.lfsr_steps)
 
     def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> torch.Tensor:
