@@ -297,3 +297,17 @@ def test_cosine_schedule_anneals_every_batch_and_restores_the_rate():
     assert rule.optimizer.param_groups[0]["lr"] == 0.01
     with pytest.raises(ValueError, match="schedule"):
         fit(rule, train, train, epochs=1, batch_size=16, seed=0, schedule="step")
+
+
+@pytest.mark.parametrize("name", ["bptt", "stllr", "tess", "tp", "ttbptt"])
+def test_float_recipe_builds_its_rule_with_every_option(name):
+    """Each float recipe's rule options reach the rule (a misspelt or dropped option fails here)."""
+    from eligo.rules.recipes import recipe
+
+    options = recipe(name)
+    network = build_network(8, (7,), 3, readout_beta=options.pop("readout_beta"), seed=1)
+    assert options.pop("schedule") == "cosine"
+    rule = make_rule(name, network, **options)
+    for key, value in options.items():
+        assert getattr(rule, key) == value, key
+    assert network.readout.beta == recipe(name)["readout_beta"]
