@@ -137,8 +137,8 @@ def engine_golden(cfg: AcceleratorConfig, seed: int) -> tuple[dict, dict]:
     scores = model.run_sample(spikes, label)
     inputs = {"spikes": spikes, "label": torch.tensor(label),
               "words": torch.from_numpy(sample_words(spikes.numpy(), label).astype("int64")),
-              "weight_words_0": before[0], "weight_words_1": before[1]}
-    return inputs, {"scores": scores, "weight_words_0": model.words[0], "weight_words_1": model.words[1]}
+              **{f"weight_words_{layer}": words for layer, words in enumerate(before)}}
+    return inputs, {"scores": scores, **{f"weight_words_{layer}": words for layer, words in enumerate(model.words)}}
 
 
 @dataclass(frozen=True)

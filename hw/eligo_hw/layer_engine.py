@@ -31,7 +31,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -506,9 +506,11 @@ def select(values: list, index: Signal):
     return chosen
 
 
-def lowest_set(bits: Signal):
-    """The index of the lowest set bit of ``bits`` (0 when none): a priority encoder, the next spike to send."""
-    index = 0
-    for bit in reversed(range(len(bits))):
-        index = Mux(bits[bit], bit, index)
-    return index
+def lowest_set(bits: Value) -> Value:
+    """The index of the lowest set bit of ``bits`` (meaningless when none), the next spike to send: a balanced
+    priority encoder, log2(n) multiplexers deep rather than a chain of n."""
+    if len(bits) == 1:
+        return Const(0, 1)
+    half = 1 << ((len(bits) - 1).bit_length() - 1)  # the largest power of two below len(bits)
+    low, high = bits[:half], bits[half:]
+    return Mux(low.any(), lowest_set(low), half + lowest_set(high))

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from eligo.config import AcceleratorConfig
 
+from eligo.config import RULES
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 BOARD_NAMES = ("ulx3s-85f", "icebreaker", "pynq-z2")
 DESIGN_NAMES = ("tracer", "update", "engine", "top", "accelerator")
@@ -29,6 +31,11 @@ def _positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """Hidden-layer sizes: ``128`` or ``128,128``."""
+    return tuple(_positive(part) for part in text.split(","))
 
 
 def _frequency(text: str) -> float:
@@ -45,14 +52,15 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("build", help="synthesise, place and route a design for a board (bitstream + reports)")
     p.add_argument("--board", required=True, choices=BOARD_NAMES, help="target board")
     p.add_argument("--design", choices=DESIGN_NAMES, default="update",
-                   help="what to build: update (layer weight-update datapath, default), engine (hidden layer + "
+                   help="what to build: update (layer weight-update datapath, default), engine (hidden layers + "
                         "readout with learning), top (the AXI top), accelerator (the whole chip behind the UART bridge, for the "
                         "serial transport) or tracer (one neuron)")
     p.add_argument("--config", type=Path, help="AcceleratorConfig JSON (default: the board's default configuration)")
     p.add_argument("--lanes", type=_positive, help="lanes P (weights updated per cycle)")
     p.add_argument("--weight-bits", type=_positive, help="weight width in bits")
     p.add_argument("--inputs", type=_positive, help="inputs of the first layer")
-    p.add_argument("--hidden", type=_positive, help="neurons of the (single) hidden layer")
+    p.add_argument("--hidden", type=_sizes, help="neurons per hidden layer, first first (128, or 128,128 for two)")
+    p.add_argument("--rule", choices=RULES, help="on-chip rule (a deep network needs stllr_dfa or tess)")
     p.add_argument("--classes", type=_positive, help="output classes")
     p.add_argument("--clock-mhz", type=_frequency, help="clock to meet (default: the board's target)")
     p.add_argument("--seed", type=int, default=0, help="seed of the golden vectors (default 0)")
@@ -69,10 +77,12 @@ def configuration(args, board) -> AcceleratorConfig:
     if args.inputs is not None:
         network = dataclasses.replace(network, n_inputs=args.inputs)
     if args.hidden is not None:
-        network = dataclasses.replace(network, hidden=(args.hidden,))
+        network = dataclasses.replace(network, hidden=args.hidden)
     if args.classes is not None:
         network = dataclasses.replace(network, n_classes=args.classes)
     changes = {"network": network}
+    if args.rule is not None:
+        changes["learning"] = dataclasses.replace(cfg.learning, rule=args.rule)
     if args.lanes is not None:
         changes["lanes"] = args.lanes
     if args.weight_bits is not None:
