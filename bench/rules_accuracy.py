@@ -27,8 +27,12 @@ RULES = ("bptt", "stllr", "tess", "tp", "ttbptt")
 SEEDS = (0, 1, 2)
 CONFIGS: dict[str, dict] = {rule: {} for rule in RULES}
 """Options of ``float_run`` per rule on top of its float recipe (empty: the recipe, eligo.rules.recipes)."""
-EXTRA_ROWS: dict[str, tuple[str, dict]] = {"bptt_fast_sigmoid": ("bptt", {"surrogate": "fast_sigmoid"})}
-"""Rows beside the rules (``--extra``): BPTT with snnTorch's fast-sigmoid Ψ instead of the chip's triangle."""
+CONV = {"hidden": "c8k3s2,128", "input_shape": (2, 16, 16)}
+EXTRA_ROWS: dict[str, tuple[str, dict]] = {"bptt_fast_sigmoid": ("bptt", {"surrogate": "fast_sigmoid"}),
+                                           "bptt_conv": ("bptt", CONV), "tess_conv": ("tess", CONV)}
+"""Rows beside the rules (``--extra``): BPTT with snnTorch's fast-sigmoid Ψ instead of the chip's triangle;
+BPTT and TESS with a convolutional front end (8 channels, 3×3, stride 2: 512-512-128-10), the papers' kind
+of network."""
 MARGIN = 1.5
 """The done criterion of the local rules: within 1.5 points of BPTT (means over the seeds)."""
 
@@ -78,11 +82,19 @@ def run(datasets: list[str], rules: list[str], seeds: list[int], epochs: int, ex
     return results
 
 
+def baseline(name: str, rows: dict) -> str:
+    """The row a row is compared with: BPTT on the same network (``tess_conv``: ``bptt_conv``), else ``bptt``."""
+    _, _, variant = name.partition("_")
+    return f"bptt_{variant}" if variant and f"bptt_{variant}" in rows and not name.startswith("bptt") else "bptt"
+
+
 def verdict(rows: dict) -> dict:
-    """Gaps in points to BPTT and to the probe, and whether each done criterion holds."""
+    """Gaps in points to BPTT (on the same network) and to the probe, and whether each done criterion holds."""
+    gaps = {name: row["mean"] - rows[baseline(name, rows)]["mean"] for name, row in rows.items()
+            if name not in ("bptt", "linear_probe")}
     bptt = rows["bptt"]["mean"]
-    gaps = {rule: row["mean"] - bptt for rule, row in rows.items() if rule not in ("bptt", "linear_probe")}
     return {"bptt_minus_probe": bptt - rows["linear_probe"]["mean"], "minus_bptt": gaps,
+            "compared_with": {name: baseline(name, rows) for name in gaps},
             "bptt_at_least_probe": bptt >= rows["linear_probe"]["mean"],
             "within_margin_of_bptt": {rule: gap >= -MARGIN for rule, gap in gaps.items()}}
 
@@ -95,7 +107,8 @@ def plot(results: dict, path: Path) -> None:
     for axis, dataset in zip(axes[0], datasets):
         rows = results[dataset]
         means = [rows[rule]["mean"] for rule in rules]
-        axis.bar([rule.replace("_", "\n") for rule in rules], means, yerr=[rows[rule]["std"] for rule in rules], capsize=4, color="tab:blue", alpha=0.8)
+        axis.bar([rule.replace("_", "\n") for rule in rules], means, yerr=[rows[rule]["std"] for rule in rules],
+                 capsize=4, color="tab:blue", alpha=0.8)
         for x, mean in enumerate(means):
             axis.text(x, mean + 1.5, f"{mean:.1f}", ha="center", fontsize=8)
         probe = rows["linear_probe"]["mean"]
@@ -140,7 +153,8 @@ def main() -> None:
             gap = f"{summary['minus_bptt'][name]:+7.1f}" if name in summary["minus_bptt"] else f"{'':7}"
             memory = f"{row['learning_memory_bytes'] / 1024:11.1f} kB" if "learning_memory_bytes" in row else ""
             loss = f"{row['final_train_loss']:10.3f}" if "final_train_loss" in row else ""
-            print(f"  {name:<17} {row['mean']:6.1f} ± {row['std']:3.1f} {gap} {row['wall_s']:7.1f} {memory:>14} {loss}")
+            print(f"  {name:<17} {row['mean']:6.1f} ± {row['std']:3.1f} {gap} {row['wall_s']:7.1f} {memory:>14}"
+                  f" {loss}")
         print(f"  BPTT − probe {summary['bptt_minus_probe']:+.1f}; within {MARGIN} of BPTT: "
               + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in summary["within_margin_of_bptt"].items()))
     write_results(args.out, "rules_accuracy", results, plot)
