@@ -45,16 +45,20 @@ def build(dataset: str, rule: str, seed: int, **options):
                             train.n_classes, lif=lif, seed=seed, **net)
     options.setdefault("lr", LEARNING_RATE)
     hidden_lr_scale = options.pop("hidden_lr_scale", None)
+    weight_decay = options.pop("weight_decay", None)
     if rule in SEEDED_RULES:
         options.setdefault("seed", seed)
     learner = make_rule(rule, network, **options)
-    if hidden_lr_scale is not None:
+    if hidden_lr_scale is not None or weight_decay is not None:
         trainables = learner.named_trainables()
         hidden = [p for name, p in trainables.items() if name.startswith("layers.")]
         others = [p for name, p in trainables.items() if not name.startswith("layers.")]
-        cls = torch.optim.SGD if learner.optimizer_name == "sgd" else torch.optim.Adam
-        learner._optimizer = cls([{"params": hidden, "lr": learner.lr * hidden_lr_scale},
-                                  {"params": others, "lr": learner.lr}], lr=learner.lr)
+        if learner.optimizer_name == "sgd":
+            cls, extra = torch.optim.SGD, {"weight_decay": weight_decay or 0.0}
+        else:
+            cls, extra = (torch.optim.AdamW, {"weight_decay": weight_decay}) if weight_decay else (torch.optim.Adam, {})
+        learner._optimizer = cls([{"params": hidden, "lr": learner.lr * (hidden_lr_scale or 1.0)},
+                                  {"params": others, "lr": learner.lr}], lr=learner.lr, **extra)
     return network, learner
 
 
@@ -71,11 +75,13 @@ def float_run(dataset: str, rule: str, seed: int, epochs: int = 10, **options) -
     """Train ``rule`` offline on an embedded ``dataset`` for ``epochs``; accuracies in %.
 
     Unset options take the rule's float recipe (``eligo.rules.recipes``: learning rate, cosine schedule,
-    readout leak), the defaults of ``eligo train --backend float``. ``options``: network — ``hidden`` ("128", "128,128", "c8k3s2,128" or a tuple), ``input_shape``
+    readout leak, rule factors), the defaults of ``eligo train --backend float``. ``options``: network —
+    ``hidden`` ("128", "128,128", "c8k3s2,128" or a tuple), ``input_shape``
     (C, H, W; the embedded sets are 2×16×16), ``recurrent``, ``readout_beta``, ``gain``; neuron — ``beta``,
     ``threshold``, ``reset``, ``surrogate`` and ``surrogate_scale``; data — ``time_steps``; training —
     ``batch_size`` (16), ``lr``, ``hidden_lr_scale`` (the hidden layers' rate is ``lr`` times
-    this; default the same rate everywhere), ``optimizer`` (Adam), ``schedule`` ('constant' or 'cosine', see
+    this; default the same rate everywhere), ``weight_decay`` (decoupled, AdamW; default none), ``optimizer``
+    (Adam), ``schedule`` ('constant' or 'cosine', see
     ``fit``); anything else goes to the rule (e.g.
     ``basis``, ``lambda_pre``, ``signal``). Defaults otherwise are the rule's and the network's own.
 

@@ -109,8 +109,9 @@ def plot(results: dict, path: Path) -> None:
         means = [rows[rule]["mean"] for rule in rules]
         axis.bar([rule.replace("_", "\n") for rule in rules], means, yerr=[rows[rule]["std"] for rule in rules],
                  capsize=4, color="tab:blue", alpha=0.8)
-        for x, mean in enumerate(means):
-            axis.text(x, mean + 1.5, f"{mean:.1f}", ha="center", fontsize=8)
+        for x, rule in enumerate(rules):
+            axis.text(x, rows[rule]["mean"] + rows[rule]["std"] + 0.4, f"{rows[rule]['mean']:.1f}", ha="center",
+                      fontsize=8)
         probe = rows["linear_probe"]["mean"]
         axis.axhline(probe, color="tab:red", linestyle="--", label=f"linear probe {probe:.1f}")
         axis.set(title=f"{dataset}: {results['epochs']} epochs, seeds {results['seeds']}", ylabel="test accuracy (%)",
