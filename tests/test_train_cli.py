@@ -64,3 +64,16 @@ def test_rtl_backend_says_what_is_missing(tmp_path, monkeypatch, capsys):
     assert main(TINY_CHIP_RUN + ["--backend", "rtl", "--simulator", "icarus", "--out", str(tmp_path)]) == 1
     assert "'iverilog' not found on PATH. Install Icarus Verilog" in capsys.readouterr().err
     assert not (tmp_path / "rtl").exists()  # refused before elaborating anything
+
+
+@pytest.mark.parametrize("rule, option", [("tess", "alpha_post"), ("tess", "temperature"), ("tp", "trace_beta")])
+def test_float_backend_trains_with_the_recipe_unless_told_otherwise(rule, option):
+    from eligo.cli import build_parser
+    from eligo.commands.train import rule_hyper
+    from eligo.rules.recipes import recipe
+
+    parser = build_parser()
+    assert rule_hyper(parser.parse_args(["train", "--rule", rule]))[option] == recipe(rule)[option]
+    flag = {"alpha_post": ["--factors", "0.2,0.5,0.5,1"], "temperature": ["--temperature", "0.5"],
+            "trace_beta": ["--trace-beta", "0.5"]}[option]
+    assert rule_hyper(parser.parse_args(["train", "--rule", rule, *flag]))[option] == 0.5

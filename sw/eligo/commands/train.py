@@ -82,7 +82,7 @@ def register(subparsers) -> None:
     p.add_argument("--basis", choices=("sin", "counter"), default="sin", help="TESS square-wave projection")
     p.add_argument("--temperature", type=float, default=None,
                    help="TESS layer loss CE(B·s/τ, y): τ (default the recipe's, 0.03; the paper's code uses 1)")
-    p.add_argument("--trace-beta", type=float, default=0.875, help="TP trace decay")
+    p.add_argument("--trace-beta", type=float, default=None, help="TP trace decay (default the recipe's, 0.95)")
     p.add_argument("--truncation", type=int, default=5, help="truncated local BPTT: segment length k")
     p.add_argument("--block-size", type=int, default=1, help="truncated local BPTT: layers per block")
     p.set_defaults(func=run)
@@ -95,8 +95,11 @@ def rule_hyper(args) -> dict:
     """The rule's keyword arguments from the command line (only those the rule takes)."""
     from eligo.rules.recipes import recipe
 
-    lr = recipe(args.rule)["lr"] if args.lr is None else args.lr
-    hyper = {"lr": lr, "optimizer": args.optimizer, "window": args.window, "learn_from": args.learn_from}
+    rule_recipe = recipe(args.rule)
+    # The recipe's rule options (TESS's temperature and alpha_post, TP's trace decay), then the command line's.
+    hyper = {key: value for key, value in rule_recipe.items() if key not in ("lr", "schedule", "readout_beta")}
+    hyper.update(lr=rule_recipe["lr"] if args.lr is None else args.lr, optimizer=args.optimizer, window=args.window,
+                 learn_from=args.learn_from)
     if args.update_every:
         hyper["update_every"] = args.update_every
     if args.rule in ("stllr", "tess") and args.factors:
@@ -105,9 +108,12 @@ def rule_hyper(args) -> dict:
         hyper.update(signal=args.signal, seed=args.seed)
     elif args.rule == "tess":
         hyper["basis"] = args.basis
-        hyper["temperature"] = recipe("tess")["temperature"] if args.temperature is None else args.temperature
+        if args.temperature is not None:
+            hyper["temperature"] = args.temperature
     elif args.rule == "tp":
-        hyper.update(trace_beta=args.trace_beta, seed=args.seed)
+        hyper["seed"] = args.seed
+        if args.trace_beta is not None:
+            hyper["trace_beta"] = args.trace_beta
     elif args.rule == "ttbptt":
         hyper.update(truncation=args.truncation, block_size=args.block_size, seed=args.seed)
         hyper.pop("window")

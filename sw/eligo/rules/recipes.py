@@ -10,8 +10,8 @@ projection of the label; TESS's non-causal term α_post = −1 (S-TLLR's DVS Ges
 paper's DVS script) and TP's trace decay 0.95 (0.875, the neuron's leak, by default) each gained about 1.5
 points on gestures over seeds 0–7. The rule classes' own defaults are unchanged (TESS's temperature stays 1,
 α_post 0; TP's trace decay 0.875): the chip's float twin builds them with explicit arguments and keeps what
-it computed. ``eligo train`` reads ``lr``, ``schedule``, ``readout_beta`` and TESS's ``temperature`` from here;
-the rule factors (``alpha_post``, ``trace_beta``) reach it through ``--factors`` and ``--trace-beta``.
+it computed. ``eligo train --backend float`` reads every entry from here; its options (``--lr``, ``--schedule``,
+``--readout-beta``, ``--temperature``, ``--factors``, ``--trace-beta``) override them.
 """
 
 from __future__ import annotations
