@@ -272,6 +272,7 @@ async def engine_matches_model(dut):
             await engine.wait_idle()
             report.append({
                 "events": len(events), "spikes": len(expected_spikes[-1]), "cycles": engine.cycle - start_cycle,
+                "spikes_per_layer": [int(step.spikes.sum()) for step in model.last_step[:-1]],
                 "learn_words": int(dut.counters_learn_words.value) - words_before,
                 **{name: int(getattr(dut, f"counters_cycles_{name}").value) - before
                    for name, before in counters_before.items()},
