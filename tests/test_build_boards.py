@@ -81,6 +81,20 @@ def test_full_accelerator_with_uart_ecp5_p8_fits_and_meets_its_clock(tmp_path):
 
 
 @pytest.mark.slow
+def test_deep_accelerator_ecp5_fits_and_meets_its_clock(tmp_path):
+    # The committed two-hidden-layer build (TESS, each layer learning from its own signal), rebuilt from its
+    # own config at its own clock: it must still fit and meet timing.
+    committed = REPO_ROOT / "bitstreams" / "ulx3s-85f" / "accelerator-deep"
+    clock_mhz = json.loads((committed / "summary.json").read_text())["clock_mhz"]
+    out, summary = build(tmp_path, "--board", "ulx3s-85f", "--design", "accelerator",
+                         "--config", str(committed / "config.json"), "--clock-mhz", f"{clock_mhz:g}")
+    cfg = AcceleratorConfig.from_json((committed / "config.json").read_text())
+    assert len(cfg.network.hidden) >= 2 and summary["layer_sizes"] == list(cfg.network.layer_sizes)
+    assert clock_mhz >= 50 and summary["resources"]["BRAM"]["used"] >= len(cfg.network.hidden)
+    assert (out / "accelerator.bit").stat().st_size > 100_000
+
+
+@pytest.mark.slow
 def test_full_accelerator_ice40_fits_with_weights_in_spram(tmp_path):
     # The committed iCEBreaker build, rebuilt from its own config and clock: it must still fit and meet timing.
     committed = REPO_ROOT / "bitstreams" / "icebreaker" / "accelerator"

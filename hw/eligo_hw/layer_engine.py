@@ -31,11 +31,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
+from eligo_hw.arith import lowest_set, select
 from eligo_hw.layer_datapath import LayerDatapath, WeightPortSignature, probe_layout, probe_rows
 from eligo_hw.learning_signal import (BackProjection, Projection, SoftmaxError, logit_bits, square_wave_negative,
                                       tree_sum)
@@ -495,22 +496,3 @@ class _Step:
         self.klass = Signal(range(classes))
         self.in_scores, self.ready = Signal(), Signal()
         self.refuse = None                # set by the FSM: no command is taken
-
-
-def select(values: list, index: Signal):
-    """``values[index]`` as a chain of Muxes (the last value past the end): Icarus evaluates an ``Array`` read only
-    once its index has changed, and a layer or source index may never change in a run."""
-    chosen = values[-1]
-    for position in reversed(range(len(values) - 1)):
-        chosen = Mux(index == position, values[position], chosen)
-    return chosen
-
-
-def lowest_set(bits: Value) -> Value:
-    """The index of the lowest set bit of ``bits`` (meaningless when none), the next spike to send: a balanced
-    priority encoder, log2(n) multiplexers deep rather than a chain of n."""
-    if len(bits) == 1:
-        return Const(0, 1)
-    half = 1 << ((len(bits) - 1).bit_length() - 1)  # the largest power of two below len(bits)
-    low, high = bits[:half], bits[half:]
-    return Mux(low.any(), lowest_set(low), half + lowest_set(high))

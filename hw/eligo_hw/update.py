@@ -30,7 +30,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
-from eligo_hw.arith import saturate
+from eligo_hw.arith import lowest_set, saturate
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.traces import pre_words
 from eligo_hw.words import saturating_increment
@@ -262,10 +262,7 @@ class LayerUpdate(wiring.Component):
 
         def lowest(bits, width):
             """Whether any bit is set, and the index of the lowest one."""
-            index = 0
-            for i in reversed(range(width)):
-                index = Mux(bits[i], i, index)
-            return bits.any(), index
+            return bits.any(), lowest_set(bits[:width])
 
         def above(bits, index, width):
             """The set bits of ``bits`` strictly above ``index``."""

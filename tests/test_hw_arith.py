@@ -1,4 +1,4 @@
-"""The layer engine's selectors in Amaranth's simulator: the spike priority encoder and the index Mux chain."""
+"""The engine's and update sequencer's selectors in Amaranth's simulator: the priority encoder, the Mux chain."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from eligo_hw.layer_engine import lowest_set, select
+from eligo_hw.arith import lowest_set, select
 
 
 def settle(module: Module, drive: Signal, values: list[int], read: Signal) -> list[int]:
