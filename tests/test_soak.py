@@ -4,7 +4,7 @@ The 10^6-event soak (``bench/soak.py``) takes most of an hour; this runs the sam
 (``eligo_sim.soak``: random pauses on every AXI-Lite channel, random source idles and sink back-pressure,
 every packet, the weights and the counters compared with the model) on the small network, long enough that
 a regression in the engine, the top or their handshakes fails a test rather than a later rerun. Icarus runs
-it in the fast set, Verilator (minutes of build) in the slow set.
+it in the fast set, Verilator (minutes of build) in the slow set, with the deep network (two hidden layers).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from eligo_sim.soak import run_soak
 REDUCED_EVENTS = 50_000
 
 
-@pytest.mark.parametrize("simulator", [pytest.param(name, marks=pytest.mark.slow) if name == "verilator" else name
-                                       for name in SIMULATORS])
-def test_reduced_soak_is_bit_exact_and_loses_nothing(simulator, tmp_path):
-    report = run_soak("small", simulator, REDUCED_EVENTS, tmp_path, chunk=25)
+@pytest.mark.parametrize("simulator, network",
+                         [pytest.param(name, "small", marks=pytest.mark.slow) if name == "verilator" else (name, "small")
+                          for name in SIMULATORS] + [pytest.param("verilator", "deep", marks=pytest.mark.slow)])
+def test_reduced_soak_is_bit_exact_and_loses_nothing(simulator, network, tmp_path):
+    report = run_soak(network, simulator, REDUCED_EVENTS, tmp_path, chunk=25)
     counters, expected = report["counters"], report["model_counters"]
     assert REDUCED_EVENTS <= report["events"] < REDUCED_EVENTS + 25 * 20 * 64
     assert counters["events_in"] == report["events"] and counters["events_dropped"] == 0, counters
