@@ -312,3 +312,16 @@ def test_learning_rate_decay_reaches_the_chip_and_what_it_cannot_hold_is_refused
         with pytest.raises(ValueError, match=r"0\.\.7 \(learning\.max_lr_decay"):
             accelerator.set_lr_decay(bad)
     assert accelerator.lr_decay == 3
+
+
+def test_a_bitstream_of_another_depth_is_refused():
+    one = dataclasses.replace(CFG, learning=dataclasses.replace(CFG.learning, rule="tess"))
+    two = dataclasses.replace(one, network=dataclasses.replace(one.network, hidden=one.network.hidden * 2))
+    with pytest.raises(PairingError, match="GEOMETRY.layers is 3 on the device, 2 here"):
+        Accelerator(ModelTransport(two), one)
+    with pytest.raises(PairingError, match="GEOMETRY.layers is 2 on the device, 3 here.*HIDDEN1 is not on the dev"):
+        Accelerator(ModelTransport(one), two)
+    deep = Accelerator(ModelTransport(two), two)  # the right pairing opens, and every layer's weights load
+    weights = initial_weights(two, 1)
+    deep.load_weights(weights)
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(deep.read_weights(), weights)) and len(weights) == 3
