@@ -289,7 +289,8 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
       words out + occupancy: the words the block has put in its output register this packet (from its
       state machine, white-box) = words sent + TVALID; with that and the block's counters tied to the
       harness's, k-induction closes. ``clear`` (an aborted sample) is held low here: what it drops is
-      checked in simulation (``abort_session``).
+      checked in simulation (``abort_session``). The configurations have one hidden layer; the per-layer
+      counts of a deep network are checked in simulation (``tests/test_rtl_top.py``, the deep top).
     """
     per, classes, length = score_words(cfg), cfg.network.n_classes, output_length(cfg)
     full = (1 << 32) - 1
@@ -297,7 +298,7 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
     def build(m):
         packetiser = packetiser_class(cfg)
         m.submodules.packetiser, state = inside(packetiser, "state_scores", "state_count", "klass", "score_word",
-                                                "spike_count")
+                                                "spike_count0", "count_index")
         items, out = packetiser.items, packetiser.m_axis
         item = items.payload
         m.d.comb += [items.valid.eq(AnySeq(1)), item.eq(AnySeq(len(item.as_value()))),
@@ -338,14 +339,15 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
                     m.d.comb += Assert(out.tdata == spikes_packed)
             # Words in = words out + occupancy, and the block's state against the harness's counts.
             scores, count = state["state_scores"], state["state_count"]
-            produced = Mux(count, length - 1, Mux(scores, 1 + state["klass"] * per + state["score_word"], 0))
+            produced = Mux(count, length - 1 + state["count_index"],
+                           Mux(scores, 1 + state["klass"] * per + state["score_word"], 0))
             m.d.comb += [
                 Assert(Mux(produced == 0,
                            ((position == 0) & ~out.tvalid) | ((position == length - 1) & out.tvalid),
                            position + out.tvalid == produced)),
                 Assert(~(scores & count)), Assert(state["score_word"] < per), Assert(state["klass"] < classes),
                 Assert(score_index == Mux(scores, state["klass"], 0)),
-                Assert(state["spike_count"] == Mux(count, spikes_packed, spikes)),
+                Assert(state["spike_count0"] == Mux(count, spikes_packed, spikes)), Assert(state["count_index"] == 0),
                 Assert(~count | (spikes == 0)),
             ]
             with m.If(scores & (state["score_word"] != 0)):  # a score item part sent: still offered, unchanged
