@@ -192,13 +192,7 @@ async def engine_throughput(dut):
             await engine.send(encode(Opcode.END, len(samples)))
             await engine.wait_idle()
             cycles = engine.cycle - start
-            got_spikes, scores = [[] for _ in steps], []
-            for is_score, layer, neuron, value in engine.outputs:
-                if is_score:
-                    scores.append((neuron, value))
-                else:
-                    got_spikes[value].append((layer, neuron))
-            engine.outputs.clear()
+            got_spikes, scores = engine.take_outputs(len(steps))
             assert got_spikes == expected, f"{kind} sample {index}: hidden spikes differ from the model"
             assert scores == list(enumerate(state.scores[0].tolist())), f"{kind} sample {index}: scores differ"
             samples.append({"kind": kind, "index": index, "label": label, "cycles": cycles, "step_cycles": steps,

@@ -71,6 +71,17 @@ class Engine:
                 self.outputs.append(((bits >> (sb + 16)) & 1, bits >> (sb + 17), (bits >> sb) & 0xFFFF, value))
             await FallingEdge(dut.clk)
 
+    def take_outputs(self, steps: int) -> tuple[list[list[tuple[int, int]]], list[tuple[int, int]]]:
+        """The output words since the last call: hidden spikes per step as (layer, neuron), scores as (class, value)."""
+        spikes, scores = [[] for _ in range(steps)], []
+        for is_score, layer, index, value in self.outputs:
+            if is_score:
+                scores.append((index, value))
+            else:
+                spikes[value].append((layer, index))
+        self.outputs.clear()
+        return spikes, scores
+
     async def send(self, word: int) -> None:
         dut = self.dut
         while self.rng.random() < self.idle:
@@ -289,14 +300,7 @@ async def engine_matches_model(dut):
             if abort_at is not None:  # an abort among the scores: those sent are a prefix, no more follow
                 await engine.abort(int(rng.integers(0, classes + 2)))
             await engine.wait_idle()
-            got_spikes = [[] for _ in range(steps)]
-            scores = []
-            for is_score, layer, index, value in engine.outputs:
-                if is_score:
-                    scores.append((index, value))
-                else:
-                    got_spikes[value].append((layer, index))
-            engine.outputs.clear()
+            got_spikes, scores = engine.take_outputs(steps)
             expected_scores = list(enumerate(state.scores[0].tolist()))
             assert got_spikes == expected_spikes, f"sample {sample}: hidden spikes differ"
             assert scores == expected_scores[:len(scores) if abort_at is not None else None], \
