@@ -302,6 +302,7 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
         items, out = packetiser.items, packetiser.m_axis
         item = items.payload
         m.d.comb += [items.valid.eq(AnySeq(1)), item.eq(AnySeq(len(item.as_value()))),
+                     item.layer.eq(0),  # one hidden layer: the engine tags every spike with layer 0
                      packetiser.end_index.eq(AnySeq(PAYLOAD_BITS)), out.tready.eq(AnySeq(1)),
                      packetiser.clear.eq(AnySeq(1) if not framing else 0)]
         assume_stable_until_taken(m, items.valid, items.ready, item.as_value(), "item")

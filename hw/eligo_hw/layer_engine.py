@@ -55,8 +55,8 @@ def counting_layout() -> data.StructLayout:
 
 def output_layout(cfg: AcceleratorConfig) -> data.StructLayout:
     """A hidden spike (index = neuron, value = step, layer = its hidden layer) or, at END, a class score."""
-    return data.StructLayout({"value": signed(cfg.readout.score_bits), "index": 16, "score": 1,
-                              "layer": range(len(cfg.network.hidden))})  # no bits with one hidden layer
+    layers = range(max(len(cfg.network.hidden), 2))
+    return data.StructLayout({"value": signed(cfg.readout.score_bits), "index": 16, "score": 1, "layer": layers})
 
 
 class ProbeSignature(wiring.Signature):

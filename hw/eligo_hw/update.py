@@ -30,7 +30,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
-from eligo_hw.arith import lowest_set, saturate
+from eligo_hw.arith import saturate
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.traces import pre_words
 from eligo_hw.words import saturating_increment
@@ -261,8 +261,12 @@ class LayerUpdate(wiring.Component):
                     m.d.sync += active[g].eq(factor_nonzero)
 
         def lowest(bits, width):
-            """Whether any bit is set, and the index of the lowest one."""
-            return bits.any(), lowest_set(bits[:width])
+            """Whether any bit is set, and the index of the lowest one: a chain of Muxes over at most P or G
+            bits (``arith.lowest_set``'s tree here cost the 128-32-8 ULX3S accelerator 60.1 -> 50.5 MHz)."""
+            index = 0
+            for i in reversed(range(width)):
+                index = Mux(bits[i], i, index)
+            return bits.any(), index
 
         def above(bits, index, width):
             """The set bits of ``bits`` strictly above ``index``."""
