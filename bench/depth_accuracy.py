@@ -62,7 +62,8 @@ def main() -> None:
     seeds = {kind: [int(s) for s in text.split(",") if s] for kind, text in (("chip", args.seeds),
                                                                              ("twin", args.twin_seeds))}
     results = run(datasets, args.depths.split(","), {kind: s for kind, s in seeds.items() if s}, args.epochs)
-    summary = {"rule": RULE, "epochs": args.epochs, "seeds": seeds, "depths": {k: list(DEPTHS[k]) for k in args.depths.split(",")},
+    summary = {"rule": RULE, "epochs": args.epochs, "seeds": seeds,
+               "depths": {k: list(DEPTHS[k]) for k in args.depths.split(",")},
                "datasets": datasets, **results, "source_commit": commit, **machine_load()}
     write_results(args.out, "depth_accuracy", summary, plot)
 

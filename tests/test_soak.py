@@ -15,11 +15,11 @@ from eligo_sim.runner import SIMULATORS
 from eligo_sim.soak import run_soak
 
 REDUCED_EVENTS = 50_000
+SLOW = pytest.mark.slow
+RUNS = [pytest.param(name, "small", marks=SLOW) if name == "verilator" else (name, "small") for name in SIMULATORS]
 
 
-@pytest.mark.parametrize("simulator, network",
-                         [pytest.param(name, "small", marks=pytest.mark.slow) if name == "verilator" else (name, "small")
-                          for name in SIMULATORS] + [pytest.param("verilator", "deep", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("simulator, network", RUNS + [pytest.param("verilator", "deep", marks=SLOW)])
 def test_reduced_soak_is_bit_exact_and_loses_nothing(simulator, network, tmp_path):
     report = run_soak(network, simulator, REDUCED_EVENTS, tmp_path, chunk=25)
     counters, expected = report["counters"], report["model_counters"]
