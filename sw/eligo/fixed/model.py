@@ -97,6 +97,7 @@ class FixedModel:
             padded[:, :n_out] = w.to(torch.int64)
             self.words.append(padded.view(n_in, groups, cfg.lanes))
         self.lfsr_steps = 0
+        self.last_step: list[LayerStep] = []  # what each layer computed in the last ``step``
         self.synaptic_ops = 0
         self._lr_decay = 0
         self.projections = [square_wave(cfg.network.n_classes, n, cfg.learning).numpy()

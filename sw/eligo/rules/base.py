@@ -64,12 +64,15 @@ class LearningRule:
         return []
 
     # -- the shared loop ---------------------------------------------------------
+    def param_groups(self) -> list[dict]:
+        """The optimiser's parameter groups: every trainable at ``lr`` (a rule may give some their own rate)."""
+        return [{"params": list(self.named_trainables().values())}]
+
     @property
     def optimizer(self) -> torch.optim.Optimizer:
         if self._optimizer is None:
-            params = list(self.named_trainables().values())
             cls = torch.optim.SGD if self.optimizer_name == "sgd" else torch.optim.Adam
-            self._optimizer = cls(params, lr=self.lr)
+            self._optimizer = cls(self.param_groups(), lr=self.lr)
         return self._optimizer
 
     def begin_sample(self, batch: int, time_steps: int) -> None:

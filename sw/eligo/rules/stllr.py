@@ -48,16 +48,12 @@ class EligibilityRule(LearningRule):
         self.layer_lr_scale = None if layer_lr_scale is None else tuple(float(s) for s in layer_lr_scale)
         self.last_signals: list[torch.Tensor] = []
 
-    @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        if self._optimizer is None and self.layer_lr_scale is not None:
-            scales = {id(p): scale for layer, scale in zip(self.network.layers, self.layer_lr_scale)
-                      for p in layer.parameters()}
-            groups = [{"params": [p], "lr": self.lr * scales.get(id(p), 1.0)}
-                      for p in self.named_trainables().values()]
-            cls = torch.optim.SGD if self.optimizer_name == "sgd" else torch.optim.Adam
-            self._optimizer = cls(groups, lr=self.lr)
-        return super().optimizer
+    def param_groups(self) -> list[dict]:
+        if self.layer_lr_scale is None:
+            return super().param_groups()
+        scales = {id(p): scale for layer, scale in zip(self.network.layers, self.layer_lr_scale)
+                  for p in layer.parameters()}
+        return [{"params": [p], "lr": self.lr * scales.get(id(p), 1.0)} for p in self.named_trainables().values()]
 
     @property
     def factors(self) -> list[float]:
