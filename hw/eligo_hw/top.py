@@ -56,6 +56,7 @@ from eligo.config import AcceleratorConfig
 from eligo.layout import WeightLayout, score_words
 from eligo.regmap import COUNTERS, DATA_BITS, build_register_map
 from eligo.words import PAYLOAD_BITS, Opcode
+from eligo_hw.arith import select
 from eligo_hw.axil import AxiLiteRegisters, AxiLiteSignature
 from eligo_hw.layer_engine import LayerEngine, output_layout
 from eligo_hw.words import Kind, WordDecoder, saturating_increment
@@ -282,9 +283,7 @@ class OutputPacketiser(wiring.Component):
         header = Const((int(Opcode.END) << PAYLOAD_BITS), DATA_BITS) | self.end_index
         state_scores = Signal()  # sending the scores
         state_count = Signal()  # the spike counts, the last words, are on offer
-        count = counts[-1]
-        for layer in reversed(range(len(counts) - 1)):
-            count = Mux(count_index == layer, counts[layer], count)
+        count = select(counts, count_index)
 
         offer_valid, offer_ready = Signal(), Signal()
         offer_data, offer_last = Signal(DATA_BITS), Signal()
