@@ -62,7 +62,7 @@ def measure(name: str, rule: str, samples: int | None, seed: int, repeats: int) 
             "train_wall_seconds": train_wall_s, "train_seconds_all_runs": [cpu for cpu, _ in runs],
             "seconds_per_epoch": train_s / len(spikes) * len(train),
             "train_sop_per_s": model.synaptic_ops / train_s,
-            "train_weight_updates_per_s": model.lfsr_steps * cfg.lanes / train_s}
+            "train_weight_updates_per_s": model.learn_words * cfg.lanes / train_s}
 
 
 def label(result: dict) -> str:

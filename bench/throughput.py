@@ -202,7 +202,7 @@ async def engine_throughput(dut):
                                for name, value in before.items()}})
             dut._log.info("%s sample %d: %d cycles, %d events", kind, index, cycles, samples[-1]["events"])
     await compare_weights(engine, model, "after the samples")
-    assert int(dut.counters_learn_words.value) == model.lfsr_steps, "RTL and model updated different numbers of words"
+    assert int(dut.counters_learn_words.value) == model.learn_words, "RTL and model updated different numbers of words"
     with open(params["report"], "w") as f:
         json.dump({"samples": samples}, f)
 

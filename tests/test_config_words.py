@@ -28,6 +28,14 @@ def test_config_rejects_unknown_keys_and_bad_values():
         AcceleratorConfig(network=NetworkShape(hidden=(100,)), lanes=16)
 
 
+def test_banks_are_a_power_of_two_within_the_lanes_and_need_power_of_two_groups():
+    for banks in (3, 8):
+        with pytest.raises(ConfigError, match="banks must be a power of two from 1 to lanes=4"):
+            AcceleratorConfig(network=NetworkShape(n_inputs=8, hidden=(8,), n_classes=2), lanes=4, banks=banks)
+    with pytest.raises(ConfigError, match=r"power of two, got \[3, 1\]"):
+        AcceleratorConfig(network=NetworkShape(n_inputs=8, hidden=(12,), n_classes=2), lanes=4, banks=2)
+
+
 def test_words_round_trip_and_reject_reserved_opcodes():
     ops = np.array([Opcode.LABEL, Opcode.EVENT, Opcode.EVENT, Opcode.TICK, Opcode.END])
     payloads = np.array([3, 0, 511, 0, 7])

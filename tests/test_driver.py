@@ -106,7 +106,7 @@ def test_driver_run_equals_the_model_called_directly():
     assert reference.synaptic_ops == events * 16 + hidden_spikes * 4  # inputs x fan-out, layer by layer
     counters = accelerator.counters()
     assert counters.events_in == events and counters.samples == 6
-    assert counters.updates_applied == counters.cycles_learn == reference.lfsr_steps > 0
+    assert counters.updates_applied == counters.cycles_learn == reference.learn_words > 0
     assert counters.events_dropped == counters.bad_words == 0
     assert counters.cycles_fire == 6 * 6 * sum(CFG.groups)
     assert counters.cycles_integrate == events * CFG.groups[0] + hidden_spikes * CFG.groups[1]
@@ -125,7 +125,7 @@ def test_train_command_through_the_driver_equals_the_direct_model():
     through_driver = train_on_device(args, train, test, None)
     counters = through_driver.pop("counters")
     assert through_driver == direct
-    assert counters["samples"] == 24 + 2 * 16 and counters["updates_applied"] == direct["lfsr_steps"]
+    assert counters["samples"] == 24 + 2 * 16 and counters["updates_applied"] == direct["learn_words"]
 
 
 def test_training_loop_through_the_driver_ends_with_the_same_weights():

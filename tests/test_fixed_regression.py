@@ -63,7 +63,7 @@ def run_digest(cfg: AcceleratorConfig, samples: int = 12, lr_decay: int = 0) -> 
     digest.update(model.scores(test.spikes[:20]).numpy().tobytes())
     for words in model.words:
         digest.update(words.numpy().tobytes())
-    digest.update(f"{model.lfsr_steps} {model.synaptic_ops}".encode())
+    digest.update(f"{model.learn_words} {model.synaptic_ops}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment, Instance, signed
@@ -22,23 +24,24 @@ CONFIGS = {
     # A decay reaching past the 16-bit LFSR (hidden shifts 10..25): the noise moves up into the lost bits.
     "decay-past-lfsr": AcceleratorConfig(network=NetworkShape(n_inputs=8, hidden=(8,), n_classes=2), lanes=4,
                                          learning=LearningConfig(lr_shift=4, max_lr_decay=15, alpha_post=1)),
+    # Two update banks (even and odd rows, 11 rows: the odd bank one row short), each with its own lanes and LFSRs.
+    "two-banks": AcceleratorConfig(network=NetworkShape(n_inputs=11, hidden=(16,), n_classes=3), lanes=8, banks=2,
+                                   weight_bits=5, learning=LearningConfig(lr_shift=1, alpha_post=1)),
+    # As many banks as lanes: every bank takes one row of each pre-trace word.
+    "four-banks-4-lanes": AcceleratorConfig(network=NetworkShape(n_inputs=9, hidden=(8,), n_classes=2), lanes=4,
+                                            banks=4, learning=LearningConfig(lr_shift=0, alpha_post=-1)),
 }
 STEPS = 4
 
 
-@pytest.mark.parametrize("name", CONFIGS)
-@pytest.mark.parametrize("layer", [0, 1], ids=["hidden", "readout"])
-@pytest.mark.parametrize("seed", [0, 1])
-def test_layer_update_matches_model(name, layer, seed):
-    cfg = CONFIGS[name]
-    model = FixedModel(cfg, initial_weights(cfg, seed, gain=4.0))
-    dut = LayerUpdateWithBank(cfg, layer, model.words[layer].clone())
-    rng = np.random.default_rng(seed)
-    steps = [learning_step(rng, cfg, layer) for _ in range(STEPS)]
+def run_walks(cfg: AcceleratorConfig, layer: int, words, steps, rng, single_port: bool = False):
+    """Load and walk ``steps`` on the layer's update; the words read back, the visits and the busy cycles."""
+    dut = LayerUpdateWithBank(cfg, layer, words.clone(), single_port=single_port)
     groups, n_in = cfg.groups[layer], cfg.network.layer_sizes[layer]
     read_back = []
 
     async def bench(ctx):
+        await ctx.tick().until(~dut.busy)  # a single-port memory writes its initial words first
         for step in steps:
             for address, word in enumerate(step.pre_words(cfg)):
                 ctx.set(dut.pre_we, 1)
@@ -59,26 +62,63 @@ def test_layer_update_matches_model(name, layer, seed):
             await ctx.tick().until(~dut.busy)
             for _ in range(int(rng.integers(0, 3))):  # idle cycles between steps
                 await ctx.tick()
+        busy_before_read = ctx.get(dut.busy_cycles)
         for address in range(n_in * groups):
             ctx.set(dut.weight_addr, address)
             await ctx.tick()
             read_back.append([int(v) for v in ctx.get(dut.weight_data)])
-        read_back.append(ctx.get(dut.visits))
+        read_back.extend([ctx.get(dut.visits), busy_before_read])
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+    busy_cycles, visits = read_back.pop(), read_back.pop()
+    return read_back, visits, busy_cycles
 
-    words, lfsr_steps = model.words[layer], 0
+
+@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("layer", [0, 1], ids=["hidden", "readout"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_layer_update_matches_model(name, layer, seed):
+    cfg = CONFIGS[name]
+    model = FixedModel(cfg, initial_weights(cfg, seed, gain=4.0))
+    rng = np.random.default_rng(seed)
+    steps = [learning_step(rng, cfg, layer) for _ in range(STEPS)]
+    read_back, visits, _ = run_walks(cfg, layer, model.words[layer], steps, rng)
+
+    words, lfsr_steps = model.words[layer], model.lfsr_steps
     for step in steps:
         words, lfsr_steps = model_update(words, step, cfg, layer, lfsr_steps)
-    visits = read_back.pop()
-    assert visits == lfsr_steps > 0
+    assert visits == sum(lfsr_steps) > 0
     assert read_back == words.view(-1, cfg.lanes).tolist()
     if name == "narrow-8-lanes":
         lo, hi = cfg.weight_range
         assert (words == lo).any() and (words == hi).any(), "both weight rails must be reached"
+
+
+@pytest.mark.parametrize("banks", [2, 4])
+@pytest.mark.parametrize("single_port", [False, True], ids=["dual-port", "single-port"])
+def test_banks_walk_the_same_visits_in_fewer_cycles(banks, single_port):
+    # 64 rows, all traces non-zero: B banks take B words a cycle (with one port, B words per two cycles).
+    one = AcceleratorConfig(network=NetworkShape(n_inputs=64, hidden=(16,), n_classes=2), lanes=4,
+                            learning=LearningConfig(lr_shift=2, alpha_post=1))
+    banked = dataclasses.replace(one, banks=banks)
+    words = FixedModel(one, initial_weights(one, 0, gain=4.0)).words[0]
+    rng = np.random.default_rng(banks)
+    steps = [learning_step(rng, one, 0) for _ in range(STEPS)]
+    for step in steps:
+        step.pre_trace[step.pre_trace == 0] = 1
+    runs = {cfg.banks: run_walks(cfg, 0, words, steps, np.random.default_rng(0), single_port)
+            for cfg in (one, banked)}
+    expected_words, lfsr_steps = words, banked.banks * (0,)
+    for step in steps:
+        expected_words, lfsr_steps = model_update(expected_words, step, banked, 0, lfsr_steps)
+    assert runs[banks][0] == expected_words.view(-1, banked.lanes).tolist()
+    assert runs[banks][1] == runs[1][1] == sum(lfsr_steps)
+    assert runs[banks][0] != runs[1][0], "each bank rounds with its own LFSRs: the noise, so the weights, differ"
+    # Each walk costs a few cycles of pipeline beyond its words: B banks do the words B times faster.
+    assert runs[banks][2] <= runs[1][2] / banks + 8 * STEPS, (runs[banks][2], runs[1][2])
 
 
 class _Ice40:

@@ -12,7 +12,8 @@ from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
 from eligo.regmap import (MAGIC, REGMAP_VERSION, Field, Register, RegisterMap, RegisterMapError,
                           build_register_map, config_hash, render_markdown)
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "registers.md"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCS = REPO_ROOT / "docs" / "registers.md"
 
 
 def one_bit(name="flag", lsb=0, reset=0):
@@ -65,6 +66,18 @@ def test_hash_tracks_every_setting():
     base = AcceleratorConfig()
     assert config_hash(base) == config_hash(AcceleratorConfig.from_json(base.to_json()))
     assert config_hash(dataclasses.replace(base, clock_hz=base.clock_hz + 1)) != config_hash(base)
+
+
+def test_banks_enter_the_hash_and_one_bank_keeps_the_json_it_had_before_banks():
+    base = AcceleratorConfig()
+    assert "banks" not in base.to_dict()
+    banked = dataclasses.replace(base, banks=2)
+    assert banked.to_dict()["banks"] == 2 and AcceleratorConfig.from_json(banked.to_json()) == banked
+    assert config_hash(banked) != config_hash(base)
+    # Written before banks existed: the same JSON, so the same hash in the bitstream and in the driver.
+    for build in ("accelerator", "accelerator-deep"):
+        written = (REPO_ROOT / "bitstreams" / "ulx3s-85f" / build / "config.json").read_text()
+        assert AcceleratorConfig.from_json(written).to_json() == written.strip()
 
 
 def test_identity_check_names_the_mismatch():

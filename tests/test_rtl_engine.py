@@ -18,6 +18,16 @@ CASES = {
     # S-TLLR's back-projected signal with 8 classes on 4 lanes: two readout words per hidden neuron.
     "stllr-bp-p4": (AcceleratorConfig(network=NetworkShape(n_inputs=12, hidden=(8,), n_classes=8), lanes=4,
                                       learning=LearningConfig(alpha_post=-1, lr_shift=2, max_lr_decay=3)), 3.0),
+    # The back-projection case in two update banks (groups 2 and 2): banked walks, banked reads of W_out.
+    "stllr-bp-p4-banks2": (AcceleratorConfig(network=NetworkShape(n_inputs=12, hidden=(8,), n_classes=8), lanes=4,
+                                             banks=2, learning=LearningConfig(alpha_post=-1, lr_shift=2,
+                                                                              max_lr_decay=3)), 3.0),
+    # Two hidden layers in four banks, as many as lanes (a bank takes one row of each pre-trace word).
+    "tess-2layer-p4-banks4": (AcceleratorConfig(network=NetworkShape(n_inputs=12, hidden=(8, 4), n_classes=4),
+                                                lanes=4, banks=4,
+                                                neuron=NeuronFormat(membrane_bits=9, input_bits=8, threshold=40),
+                                                learning=LearningConfig(rule="tess", lr_shift=1, alpha_post=1)),
+                              4.0),
     # Square-wave DFA, the other S-TLLR signal a bitstream can be built for.
     "stllr-dfa-p8": (AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(16,), n_classes=4), lanes=8,
                                        learning=LearningConfig(rule="stllr_dfa", alpha_post=1, lr_shift=2)), 3.0),
@@ -85,6 +95,13 @@ def test_engine_bench_stllr_icarus(tmp_path):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_engine_bench_back_projection(simulator, tmp_path):
     run_case(simulator, "stllr-bp-p4", tmp_path, (1, 2), **SMALL_RUN, max_decay=3)
+
+
+# Update banks change when words are written, not one bit of what is written (aborts and back-pressure included).
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", ["stllr-bp-p4-banks2", "tess-2layer-p4-banks4"])
+def test_engine_bench_banks(simulator, case, tmp_path):
+    run_case(simulator, case, tmp_path, (1,), **SMALL_RUN, max_decay=3)
 
 
 def test_engine_bench_stllr_dfa_icarus(tmp_path):

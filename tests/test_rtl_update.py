@@ -19,6 +19,11 @@ CASES = {
     "hidden-narrow-p8": (AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(32,), n_classes=4), lanes=8,
                                            weight_bits=5,
                                            learning=LearningConfig(lr_shift=2, alpha_post=1, max_lr_decay=12)), 0),
+    # The same layer in two update banks (even and odd rows walked at once, each with its own LFSRs).
+    "hidden-narrow-p8-banks2": (AcceleratorConfig(network=NetworkShape(n_inputs=24, hidden=(32,), n_classes=4),
+                                                  lanes=8, banks=2, weight_bits=5,
+                                                  learning=LearningConfig(lr_shift=2, alpha_post=1,
+                                                                          max_lr_decay=12)), 0),
     "readout-p16": (AcceleratorConfig(network=NetworkShape(n_inputs=16, hidden=(32,), n_classes=10),
                                       lanes=16, learning=LearningConfig(lr_shift=3)), 1),
 }
@@ -52,6 +57,11 @@ def test_hidden_layer_update_bench(simulator, tmp_path):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_single_port_layer_update_bench(simulator, tmp_path):
     run_case(simulator, "hidden-narrow-p8", 25, (1, 2), tmp_path, single_port=True)
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_banked_layer_update_bench(simulator, tmp_path):
+    run_case(simulator, "hidden-narrow-p8-banks2", 25, (1, 2), tmp_path)
 
 
 @pytest.mark.slow

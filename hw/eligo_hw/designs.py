@@ -105,10 +105,12 @@ def update_golden(cfg: AcceleratorConfig, seed: int) -> tuple[dict, dict]:
     pre_spike = (torch.rand(n_in, generator=generator) < 0.3).long() * (pre_trace != 0)
     causal, noncausal = signal * psi, cfg.learning.alpha_post * signal * post_trace
     before = words.clone()
-    after, visits = update_layer(words, causal, noncausal, pre_trace, pre_spike, cfg.layer_shift(layer), cfg, 0)
+    steps_before = (0,) * cfg.banks
+    after, steps_after = update_layer(words, causal, noncausal, pre_trace, pre_spike, cfg.layer_shift(layer), cfg,
+                                      steps_before)
     inputs = {"weight_words": before, "pre_trace": pre_trace, "pre_spike": pre_spike,
-              "causal": causal, "noncausal": noncausal, "lfsr_steps_before": torch.tensor(0)}
-    return inputs, {"weight_words": after, "visits": torch.tensor(visits)}
+              "causal": causal, "noncausal": noncausal, "lfsr_steps_before": torch.tensor(steps_before)}
+    return inputs, {"weight_words": after, "visits": torch.tensor(sum(steps_after))}
 
 
 def tracer_golden(cfg: AcceleratorConfig, seed: int) -> tuple[dict, dict]:

@@ -56,14 +56,14 @@ def probe_layout(cfg: AcceleratorConfig) -> data.StructLayout:
 
 
 class LearnPortSignature(wiring.Signature):
-    """The update walk's controls, seen from the engine: factors in, then ``start``; the shared LFSR bank."""
+    """The update walk's controls, seen from the engine: factors in, then ``start``; the shared LFSR banks."""
 
     def __init__(self, cfg: AcceleratorConfig, groups: int):
         layouts = Layouts(cfg)
         super().__init__({
             "factor_we": Out(1), "factor_addr": Out(range(max(groups, 2))), "factor_data": Out(layouts.factors),
             "start": Out(1), "decay": Out(range(cfg.learning.max_lr_decay + 1)), "busy": In(1),
-            "noise": Out(layouts.noise), "lfsr_step": In(1), "visits": In(32),
+            "noise": Out(layouts.bank_noise), "lfsr_step": In(cfg.banks), "visits": In(32),
         })
 
 

@@ -16,8 +16,8 @@ for the phases and their cycle costs) on a list of ``LayerDatapath``s:
   readout's weights in one pass over its memory; 'stllr_dfa': the readout
   error through the layer's square wave; 'tess': the layer's own softmax error
   of z_l through its square wave) and its factors, the readout's factors, then
-  the weight updates layer by layer, sharing one LFSR bank, at the run-time
-  decay ``lr_decay``. Nothing travels between layers for TESS's signals.
+  the weight updates layer by layer (each update bank on its own LFSRs), at
+  the run-time decay ``lr_decay``. Nothing travels between layers for TESS's signals.
 * ABORT (the ``abort`` input): the sample in progress ends as END would
   end it, without scores (see ``LayerEngine``).
 
@@ -48,9 +48,11 @@ COUNTERS = ("steps", "learn_words", "learn_steps", "duplicate_events", "bad_labe
             *(f"cycles_{phase}" for phase in PHASES))
 
 
-def counting_layout() -> data.StructLayout:
-    """One bit per counted event, high in the cycle its counter counts it (before saturation)."""
-    return data.StructLayout({"learn_word": 1, "duplicate_event": 1, **{phase: 1 for phase in PHASES}})
+def counting_layout(cfg: AcceleratorConfig) -> data.StructLayout:
+    """What each counter counts in a cycle (before saturation): one bit per event, and the weight words the
+    update banks visit."""
+    return data.StructLayout({"learn_word": range(cfg.banks + 1), "duplicate_event": 1,
+                              **{phase: 1 for phase in PHASES}})
 
 
 def output_layout(cfg: AcceleratorConfig) -> data.StructLayout:
@@ -111,7 +113,7 @@ class LayerEngine(wiring.Component):
             "weights": In(WeightPortSignature(cfg, layer_select=True)),
             "probe": In(ProbeSignature(cfg)),
             "counters": Out(wiring.Signature({name: Out(counter_bits) for name in COUNTERS})),
-            "counting": Out(counting_layout()),
+            "counting": Out(counting_layout(cfg)),
         })
 
     def elaborate(self, platform):
@@ -119,12 +121,16 @@ class LayerEngine(wiring.Component):
         cfg, layers = self.cfg, self.layers
         for index, layer in enumerate(layers):
             m.submodules[f"layer{index}"] = layer
-        m.submodules.bank = bank = LfsrBank(cfg.lfsr, cfg.lanes)
+        # Each update bank's LFSRs, shared by the layers (their walks take turns).
+        for index in range(cfg.banks):
+            m.submodules[f"bank{index}"] = bank = LfsrBank(cfg.lfsr, cfg.lanes, index, cfg.banks)
+            m.d.comb += bank.step.eq(Cat(layer.learn.lfsr_step[index] for layer in layers).any())
+            for layer in layers:
+                m.d.comb += layer.learn.noise[index].eq(bank.states)
         m.d.comb += [self.counters.learn_words.eq(sum(layer.learn.visits for layer in layers)),
-                     bank.step.eq(Cat(layer.learn.lfsr_step for layer in layers).any()),
-                     self.counting.learn_word.eq(bank.step)]
+                     self.counting.learn_word.eq(sum(Cat(layer.learn.lfsr_step for layer in layers)))]
         for layer in layers:
-            m.d.comb += [layer.learn.noise.eq(bank.states), layer.learn.decay.eq(self.lr_decay)]
+            m.d.comb += layer.learn.decay.eq(self.lr_decay)
         with m.If(self.clear_error):
             m.d.sync += self.error.eq(0)
         step = _Step(cfg)

@@ -59,7 +59,7 @@ from eligo.words import PAYLOAD_BITS, Opcode
 from eligo_hw.arith import select
 from eligo_hw.axil import AxiLiteRegisters, AxiLiteSignature
 from eligo_hw.layer_engine import LayerEngine, output_layout
-from eligo_hw.words import Kind, WordDecoder, saturating_increment
+from eligo_hw.words import Kind, WordDecoder, saturating_add, saturating_increment
 
 AxiStreamSignature = wiring.Signature({"tdata": Out(DATA_BITS), "tvalid": Out(1), "tready": In(1), "tlast": Out(1)})
 """An AXI-Stream of 32-bit words with TLAST, seen from the sender."""
@@ -67,7 +67,7 @@ AxiStreamSignature = wiring.Signature({"tdata": Out(DATA_BITS), "tvalid": Out(1)
 
 def delayed(m: Module, strobe) -> Signal:
     """``strobe`` one cycle later: the top counts what the engine and decoder count, a cycle after them."""
-    late = Signal()
+    late = Signal.like(strobe)
     m.d.sync += late.eq(strobe)
     return late
 
@@ -115,7 +115,9 @@ class Accelerator(wiring.Component):
         raised = {f.name: Signal(name=f"raise_{f.name}") for f in regmap["ERROR"].fields}
         counters = {name.lower(): Signal(DATA_BITS, name=f"count_{name.lower()}")
                     for name, _ in COUNTERS if name != "EVENTS_DROPPED"}  # structurally 0: tied off below
-        counted = {name: Signal(name=f"counted_{name}") for name in counters}
+        # What each counter adds in a cycle: one event, or the weight words the update banks visit.
+        counted = {name: Signal(range(cfg.banks + 1) if name == "updates_applied" else 1, name=f"counted_{name}")
+                   for name in counters}
 
         # Input: nothing is taken before COMMAND.start or while the host waits for the weight port.
         running, host_waiting = Signal(), Signal()  # host_waiting: for the weight port
@@ -192,7 +194,7 @@ class Accelerator(wiring.Component):
             with m.If(pulse["clear_counters"]):
                 m.d.sync += counter.eq(0)
             with m.Else():
-                saturating_increment(m, counter, counted[name])
+                saturating_add(m, counter, counted[name])
             m.d.comb += getattr(regs, name).eq(counter)
         m.d.comb += regs.events_dropped.eq(0)
 

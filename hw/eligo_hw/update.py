@@ -3,12 +3,13 @@
 A layer's weights live P per memory word (address = j * groups + g), its
 pre traces P per word too (input j in word j // P). The sequencer visits
 exactly the words the model visits (row j with q_j != 0, group g with a
-non-zero factor in any lane; j outer, g inner), steps the shared LFSR bank
+non-zero factor in any lane; j outer, g inner), steps its bank's LFSRs
 once per visit and writes each word back three cycles after reading it (a
 cycle to hold what was read, one for the lanes' multiply and rounding noise,
 one to shift, add and saturate), so it sustains one word per cycle. It reads
 P pre traces at a time: the active rows of a word follow one another without
-a gap, and a word whose P traces are all zero costs one cycle.
+a gap, and a word whose P traces are all zero costs one cycle. With B update
+banks (``cfg.banks``) B such sequencers walk their own rows at once.
 
 With ``single_port`` the weight memory has one port (the iCE40 UP5K's
 SB_SPRAM256KA): no word is read in a cycle that writes one, so the walk
@@ -30,7 +31,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
-from eligo_hw.arith import saturate
+from eligo_hw.arith import saturate, select
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.traces import pre_words
 from eligo_hw.words import saturating_increment
@@ -53,6 +54,7 @@ class Layouts:
         self.pre = data.StructLayout({"trace": unsigned(cfg.traces.bits), "spike": 1})
         self.pre_word = data.ArrayLayout(self.pre, cfg.lanes)
         self.noise = data.ArrayLayout(unsigned(cfg.lfsr.bits), cfg.lanes)
+        self.bank_noise = data.ArrayLayout(self.noise, cfg.banks)
 
 
 def rounding_noise(noise: Value, shift: int) -> Value:
@@ -196,14 +198,19 @@ class LayerUpdate(wiring.Component):
     stays high until the last word is written back. The walk shifts by the
     layer's shift plus ``decay``, taken at ``start`` (a host write of
     ``CONTROL.lr_decay`` never splits a walk). ``noise``/``lfsr_step`` connect
-    the shared LFSR bank. While idle, ``weight_addr`` reads a word on
+    each bank's LFSRs. While idle, ``weight_addr`` reads a word on
     ``weight_data`` (one cycle latency) and, with ``weight_we``, writes
     ``weight_wdata`` there; ``pre_read_addr`` reads a pre-trace word back the
     same way.
     ``visits`` and ``busy_cycles`` count for benchmarks. ``single_port``
     puts the weights in a ``SinglePortMemory`` and walks one word per two cycles;
-    after reset ``busy`` is then high for n_in * groups cycles while the memory
+    after reset ``busy`` is then high for n_in * groups / B cycles while the memory
     writes its initial words (a ``start`` meanwhile is not taken).
+
+    With ``cfg.banks`` = B > 1 the memory is B memories, row j in bank j mod B
+    at row j // B, each walked by its own sequencer, lanes and LFSRs at the
+    same time: up to B words a cycle. The host address j * groups + g is split
+    by slicing its bits (the config requires power-of-two groups).
     """
 
     def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, counter_bits: int = 32,
@@ -216,7 +223,10 @@ class LayerUpdate(wiring.Component):
         expected = (self.n_in, self.groups, cfg.lanes)
         if tuple(words.shape) != expected:
             raise ValueError(f"layer {layer}: weight words must be {list(expected)}, got {list(words.shape)}")
-        self.init_words = words.reshape(-1, cfg.lanes).tolist()
+        self.bank_rows = -(-self.n_in // cfg.banks)
+        padded = torch.zeros(self.bank_rows * cfg.banks, self.groups, cfg.lanes, dtype=words.dtype)
+        padded[:self.n_in] = words
+        self.bank_words = [padded[bank::cfg.banks].reshape(-1, cfg.lanes).tolist() for bank in range(cfg.banks)]
         self.layouts = layouts = Layouts(cfg)
         depth = self.n_in * self.groups
         self.pre_words = pre_words(self.n_in, cfg.lanes)
@@ -225,28 +235,29 @@ class LayerUpdate(wiring.Component):
             "pre_we": In(1), "pre_addr": In(pre_range), "pre_data": In(layouts.pre_word),
             "factor_we": In(1), "factor_addr": In(range(max(self.groups, 2))), "factor_data": In(layouts.factors),
             "start": In(1), "decay": In(range(cfg.learning.max_lr_decay + 1)), "busy": Out(1),
-            "noise": In(layouts.noise), "lfsr_step": Out(1),
+            "noise": In(layouts.bank_noise), "lfsr_step": Out(cfg.banks),
             "weight_addr": In(range(depth)), "weight_data": Out(layouts.word),
             "weight_we": In(1), "weight_wdata": In(layouts.word),
             "pre_read_addr": In(pre_range), "pre_read_data": Out(layouts.pre_word),
             "visits": Out(counter_bits), "busy_cycles": Out(counter_bits),
         })
 
+    def split_address(self, addr: Value) -> tuple[Value, Value]:
+        """The bank of host word address ``addr`` (row j * groups + group) and its address in that bank."""
+        if self.cfg.banks == 1:
+            return Const(0, 1), addr
+        group_bits, bank_bits = (self.groups - 1).bit_length(), (self.cfg.banks - 1).bit_length()
+        row = addr[group_bits:]
+        return row[:bank_bits], Cat(addr[:group_bits], row[bank_bits:])
+
     def elaborate(self, platform):
         m = Module()
-        cfg, layouts, groups, n_in, lanes = self.cfg, self.layouts, self.groups, self.n_in, self.cfg.lanes
-        n_words = self.pre_words
-        if self.single_port:
-            m.submodules.weights = weights = SinglePortMemory(layouts.word, n_in * groups, self.init_words)
-        else:
-            m.submodules.weights = weights = Memory(shape=layouts.word, depth=n_in * groups, init=self.init_words)
-            weight_rd, weight_wr = weights.read_port(), weights.write_port()
-        m.submodules.pres = pres = Memory(shape=layouts.pre_word, depth=n_words, init=[])
+        cfg, layouts, groups = self.cfg, self.layouts, self.groups
+        m.submodules.pres = pres = Memory(shape=self.layouts.pre_word, depth=self.pre_words, init=[])
         m.submodules.factors = factors = Memory(shape=layouts.factors, depth=groups, init=[])
-        m.submodules.update_lanes = update_lanes = UpdateLanes(cfg, cfg.layer_shift(self.layer))
-        pre_rd, pre_wr, pre_host = pres.read_port(), pres.write_port(), pres.read_port()
+        pre_wr, pre_host = pres.write_port(), pres.read_port()
         m.d.comb += [pre_host.addr.eq(self.pre_read_addr), self.pre_read_data.eq(pre_host.data)]
-        factor_rd, factor_wr = factors.read_port(), factors.write_port()
+        factor_wr = factors.write_port()
 
         # Host-side loading; a group is active iff any lane's factor is non-zero.
         active = Signal(groups)
@@ -259,6 +270,45 @@ class LayerUpdate(wiring.Component):
             for g in range(groups):
                 with m.If(self.factor_addr == g):
                     m.d.sync += active[g].eq(factor_nonzero)
+
+        decay = Signal.like(self.decay)
+        host_bank, host_local = self.split_address(self.weight_addr)
+        read_bank = Signal.like(host_bank)
+        m.d.sync += read_bank.eq(host_bank)
+        walks = [self._walk(m, bank, pres, factors, active, decay, host_bank, host_local)
+                 for bank in range(cfg.banks)]
+        startable = self.start & active.any()
+        if self.single_port:  # the memories write their initial words after reset: busy, and no walk starts
+            startable &= ~Cat(walk.loading for walk in walks).any()
+        m.d.comb += [walk.start.eq(startable) for walk in walks]
+        with m.If(startable):
+            m.d.sync += decay.eq(self.decay)
+        m.d.comb += [self.weight_data.eq(select([walk.read_data for walk in walks], read_bank)),
+                     self.lfsr_step.eq(Cat(walk.visit for walk in walks))]
+        # One unconditional assignment, so Icarus sees busy from time 0 (the reset walk runs there).
+        m.d.comb += self.busy.eq(Cat(walk.busy for walk in walks).any())
+        # Counted in each walk's VISIT state (registered conditions only: a sum of strobes can be X in Icarus at
+        # time 0 and would poison the counter), and added up saturating.
+        visits = sum(walk.visits for walk in walks)
+        m.d.comb += self.visits.eq(Mux(visits[len(self.visits):].any(), (1 << len(self.visits)) - 1, visits))
+        saturating_increment(m, self.busy_cycles, self.busy)
+        return m
+
+    def _walk(self, m: Module, bank: int, pres: Memory, factors: Memory, active: Signal, decay: Signal,
+              host_bank: Value, host_local: Value) -> "_Walk":
+        """Bank ``bank``'s memory and its walk over the rows j = bank (mod B) with a non-zero pre trace."""
+        cfg, layouts, groups, lanes, banks = self.cfg, self.layouts, self.groups, self.cfg.lanes, self.cfg.banks
+        n_words, depth = self.pre_words, self.bank_rows * groups
+        walk = _Walk(layouts, len(self.visits))
+        if self.single_port:
+            m.submodules[f"weights{bank}"] = weights = SinglePortMemory(layouts.word, depth, self.bank_words[bank])
+            m.d.comb += walk.loading.eq(weights.loading)
+        else:
+            m.submodules[f"weights{bank}"] = weights = Memory(shape=layouts.word, depth=depth,
+                                                              init=self.bank_words[bank])
+            weight_rd, weight_wr = weights.read_port(), weights.write_port()
+        m.submodules[f"update_lanes{bank}"] = update_lanes = UpdateLanes(cfg, cfg.layer_shift(self.layer))
+        pre_rd, factor_rd = pres.read_port(), factors.read_port()
 
         def lowest(bits, width):
             """Whether any bit is set, and the index of the lowest one: a chain of Muxes over at most P or G
@@ -273,7 +323,7 @@ class LayerUpdate(wiring.Component):
             return bits & ~((Const(2, width + 1) << index) - 1)[:width]
 
         group = Signal(range(max(groups, 2)))
-        has_first, first = lowest(active, groups)
+        _, first = lowest(active, groups)
         has_next, following = lowest(above(active, group, groups), groups)
 
         # The pre memory's read address defaults to the current word, so in SCAN its output holds word
@@ -284,64 +334,59 @@ class LayerUpdate(wiring.Component):
         m.d.sync += word.eq(next_word)
         last_word = word == n_words - 1
         word_pres = Signal(layouts.pre_word)   # the P pre traces of the current word
-        pending = Signal(lanes)                # its active rows not visited yet
+        pending = Signal(lanes)                # its active rows (of this bank) not visited yet
         row_pre = Signal(layouts.pre)
-        row_base = Signal(range(n_in * groups))
+        row_base = Signal(range(depth))
+        bank_bits = (banks - 1).bit_length()
+        own_lanes = Const(sum(1 << lane for lane in range(lanes) if lane % banks == bank), lanes)
 
         def nonzero_rows(pre_word):
-            return Cat(pre_word[lane].trace != 0 for lane in range(lanes))
+            return Cat(pre_word[lane].trace != 0 for lane in range(lanes)) & own_lanes
 
         def enter_row(word_index, pre_word, rows):
             """Start the lowest row of ``rows`` (a non-empty lane mask) in word ``word_index``."""
             _, lane = lowest(rows, lanes)
             m.d.sync += [row_pre.eq(pre_word.as_value().word_select(lane, layouts.pre.size)),
                          pending.eq(above(rows, lane, lanes)), word_pres.eq(pre_word),
-                         row_base.eq((word_index * lanes + lane) * groups), group.eq(first)]
+                         row_base.eq(((word_index * lanes + lane) >> bank_bits) * groups), group.eq(first)]
 
         # Second stage: the word and factors read last cycle are held with their pre trace and noise; third
         # stage: the lanes' rounded products (multiply, add noise); fourth: shift, add, saturate and write back
         # (a memory read, the multiply-add and the shift-add-saturate never share a cycle). Every word of a walk
         # is a different address, so nothing reads a word still in flight.
         stage_valid = Signal()
-        stage_addr = Signal(range(n_in * groups))
+        stage_addr = Signal(range(depth))
         stage_pre = Signal(layouts.pre)
         lanes_valid, write_valid = Signal(), Signal()
-        lanes_addr, write_addr = Signal(range(n_in * groups)), Signal(range(n_in * groups))
+        lanes_addr, write_addr = Signal(range(depth)), Signal(range(depth))
         held_word, held_factors = Signal(layouts.word), Signal(layouts.factors)
         held_pre, held_noise = Signal(layouts.pre), Signal(layouts.noise)
-        decay = Signal.like(self.decay)
-        read_addr, read_data = Signal.like(self.weight_addr), Signal(layouts.word)
+        read_addr = Signal(range(depth))
         m.d.sync += [stage_valid.eq(0), lanes_valid.eq(stage_valid), lanes_addr.eq(stage_addr),
                      write_valid.eq(lanes_valid), write_addr.eq(lanes_addr),
-                     held_word.eq(read_data), held_factors.eq(factor_rd.data), held_pre.eq(stage_pre),
-                     held_noise.eq(self.noise)]
+                     held_word.eq(walk.read_data), held_factors.eq(factor_rd.data), held_pre.eq(stage_pre),
+                     held_noise.eq(self.noise[bank])]
         m.d.comb += [
             update_lanes.word.eq(held_word), update_lanes.factors.eq(held_factors),
             update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise), update_lanes.decay.eq(decay),
-            read_addr.eq(self.weight_addr), self.weight_data.eq(read_data),
+            read_addr.eq(host_local),
         ]
         # The word written back; with one port the read of that cycle waits (``stall``).
         store, store_addr, store_data = write_valid, write_addr, update_lanes.updated
         if self.single_port:
-            m.d.comb += [weights.addr.eq(Mux(store, store_addr, read_addr)), read_data.eq(weights.rdata),
+            m.d.comb += [weights.addr.eq(Mux(store, store_addr, read_addr)), walk.read_data.eq(weights.rdata),
                          weights.wdata.eq(Mux(store, store_data.as_value(), self.weight_wdata.as_value()))]
         else:
-            m.d.comb += [weight_rd.addr.eq(read_addr), read_data.eq(weight_rd.data),
-                         weight_wr.addr.eq(Mux(store, store_addr, self.weight_addr)),
+            m.d.comb += [weight_rd.addr.eq(read_addr), walk.read_data.eq(weight_rd.data),
+                         weight_wr.addr.eq(Mux(store, store_addr, host_local)),
                          weight_wr.data.eq(Mux(store, store_data.as_value(), self.weight_wdata.as_value()))]
-        host_write = self.weight_we & ~store  # the enable is gated to IDLE below
+        host_write = self.weight_we & ~store & (host_bank == bank)  # the enable is gated to IDLE below
         stall = store if self.single_port else Const(0)  # the one port is writing: no read this cycle
 
-        startable = self.start & has_first
-        settling = lanes_valid | write_valid
-        if self.single_port:  # the memory writes its initial words after reset: busy, and no walk starts
-            startable &= ~weights.loading
-            settling |= weights.loading
-        with m.FSM() as fsm:
+        with m.FSM(name=f"walk{bank}") as fsm:
             with m.State("IDLE"):
-                with m.If(startable):
+                with m.If(walk.start):
                     m.d.comb += next_word.eq(0)
-                    m.d.sync += decay.eq(self.decay)
                     m.next = "SCAN"
             with m.State("SCAN"):
                 rows = nonzero_rows(pre_rd.data)
@@ -359,9 +404,9 @@ class LayerUpdate(wiring.Component):
                 m.d.comb += pre_rd.addr.eq(word + 1)
                 ahead = nonzero_rows(pre_rd.data)
                 with m.If(~stall):
-                    m.d.comb += [read_addr.eq(address), factor_rd.addr.eq(group), self.lfsr_step.eq(1)]
+                    m.d.comb += [read_addr.eq(address), factor_rd.addr.eq(group), walk.visit.eq(1)]
+                    saturating_increment(m, walk.visits, 1)
                     m.d.sync += [stage_valid.eq(1), stage_addr.eq(address), stage_pre.eq(row_pre)]
-                    saturating_increment(m, self.visits, 1)
                     with m.If(has_next):
                         m.d.sync += group.eq(following)
                     with m.Elif(pending.any()):
@@ -378,30 +423,41 @@ class LayerUpdate(wiring.Component):
                         m.next = "SCAN"
             with m.State("FLUSH"):
                 m.next = "IDLE"
-        # One unconditional assignment, so Icarus sees busy from time 0 (the reset walk runs there).
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | settling)
+        settling = lanes_valid | write_valid | walk.loading
+        m.d.comb += walk.busy.eq(~fsm.ongoing("IDLE") | settling)
         # Host writes only while idle; unconditional, so Icarus sees the enable from time 0.
         write_enable = store | (host_write & fsm.ongoing("IDLE"))
         m.d.comb += (weights.we if self.single_port else weight_wr.en).eq(write_enable)
-        saturating_increment(m, self.busy_cycles, self.busy)
-        return m
+        return walk
+
+
+class _Walk:
+    """What ``LayerUpdate`` sees of one bank's walk: its start and busy, a visit strobe (its LFSRs step) and its
+    visits so far, the word its memory read for the host, and whether the memory still writes its initial words."""
+
+    def __init__(self, layouts: Layouts, counter_bits: int):
+        self.start, self.busy, self.visit, self.loading = Signal(), Signal(), Signal(), Signal()
+        self.read_data = Signal(layouts.word)
+        self.visits = Signal(counter_bits)
 
 
 class LayerUpdateWithBank(wiring.Component):
-    """A layer's update wired to its own LFSR bank: a single layer's datapath as the benches test it."""
+    """A layer's update wired to its own LFSR banks: a single layer's datapath as the benches test it."""
 
     BANK_PORTS = ("noise", "lfsr_step")
 
     def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, single_port: bool = False):
-        self.bank = LfsrBank(cfg.lfsr, cfg.lanes)
+        self.banks = [LfsrBank(cfg.lfsr, cfg.lanes, bank, cfg.banks) for bank in range(cfg.banks)]
         self.update = LayerUpdate(cfg, layer, words, single_port=single_port)
         members = self.update.signature.members
         super().__init__({name: member for name, member in members.items() if name not in self.BANK_PORTS})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.bank, m.submodules.update = self.bank, self.update
-        m.d.comb += [self.update.noise.eq(self.bank.states), self.bank.step.eq(self.update.lfsr_step)]
+        m.submodules.update = self.update
+        for index, bank in enumerate(self.banks):
+            m.submodules[f"bank{index}"] = bank
+            m.d.comb += [self.update.noise[index].eq(bank.states), bank.step.eq(self.update.lfsr_step[index])]
         for name, member in self.signature.members.items():
             outer, inner = getattr(self, name), getattr(self.update, name)
             m.d.comb += inner.eq(outer) if member.flow == wiring.In else outer.eq(inner)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,6 +33,15 @@ def saturating_increment(m: Module, counter, condition) -> None:
     """Count ``condition`` cycles in ``counter`` without ever wrapping."""
     with m.If(condition & (counter != (1 << len(counter)) - 1)):
         m.d.sync += counter.eq(counter + 1)
+
+
+def saturating_add(m: Module, counter, amount) -> None:
+    """Add ``amount`` to ``counter``, stopping at its largest value (several things counted in one cycle). Only
+    when ``amount`` is non-zero, as ``saturating_increment``: Icarus skips an ``if`` on X, so a strobe still X at
+    time 0 leaves the counter alone rather than making it X for good."""
+    total = counter + amount
+    with m.If(amount != 0):
+        m.d.sync += counter.eq(Mux(total[len(counter):].any(), (1 << len(counter)) - 1, total))
 
 
 class WordDecoder(wiring.Component):

@@ -320,11 +320,18 @@ class LearningConfig:
 
 @dataclass(frozen=True)
 class AcceleratorConfig:
-    """Elaboration-time parameters of one accelerator, shared by model, RTL and driver."""
+    """Elaboration-time parameters of one accelerator, shared by model, RTL and driver.
+
+    ``lanes`` (P) weights sit in a memory word; ``banks`` (B) splits every
+    layer's weight memory by input row (row j in bank j mod B), each bank with
+    its own P update lanes and LFSRs, so the learning walk updates up to B
+    words a cycle from the same block RAMs.
+    """
 
     network: NetworkShape = field(default_factory=NetworkShape)
     neuron: NeuronFormat = field(default_factory=NeuronFormat)
     lanes: int = 16
+    banks: int = 1
     weight_bits: int = 8
     clock_hz: int = 50_000_000
     traces: TraceFormat = field(default_factory=TraceFormat)
@@ -336,6 +343,13 @@ class AcceleratorConfig:
     def __post_init__(self) -> None:
         _require(self.lanes >= 1 and self.lanes & (self.lanes - 1) == 0,
                  f"lanes must be a power of two, got {self.lanes}")
+        _require(1 <= self.banks <= self.lanes and self.banks & (self.banks - 1) == 0,
+                 f"banks must be a power of two from 1 to lanes={self.lanes}, got {self.banks}")
+        if self.banks > 1:
+            # A banked memory finds a host address's row and group by slicing its bits.
+            _require(all(groups & (groups - 1) == 0 for groups in self.groups),
+                     f"banks={self.banks} needs every layer's words per row (neurons / lanes, rounded up) to be a "
+                     f"power of two, got {list(self.groups)}")
         _require(2 <= self.weight_bits <= 16, f"weight_bits must be in 2..16, got {self.weight_bits}")
         _require(self.clock_hz > 0, f"clock_hz must be positive, got {self.clock_hz}")
         for n in self.network.layer_sizes[1:]:
@@ -409,7 +423,12 @@ class AcceleratorConfig:
                 / (self.neuron.threshold * 2.0 ** self.learning.lr_shift))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON values; ``banks`` only where it is not 1, so a one-bank config keeps the JSON, and
+        so the ``CONFIG_HASH``, it had before banks existed (committed bitstreams still pair with their driver)."""
+        fields = dataclasses.asdict(self)
+        if self.banks == 1:
+            del fields["banks"]
+        return fields
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

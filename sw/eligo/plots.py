@@ -167,36 +167,44 @@ def plot_accuracy_curve(samples: Sequence[int], accuracy: Sequence[float], out: 
 
 
 def plot_design_space(results: dict, out: str | Path) -> Path:
-    """Write a PNG of ``bench/design_space.py``'s sweep: cells, Fmax and peak rate against lanes, per weight width."""
+    """Write a PNG of ``bench/design_space.py``'s sweep against the weights updated a cycle (P x B): cells, Fmax
+    and peak rate, and training samples/s at Fmax; one line per number of update banks B."""
     points = results["points"]
-    lanes_swept = sorted({p["lanes"] for p in points})
-    fig, (area, speed) = new_figure(1, 2, figsize=(11, 4))
+    fig, (area, speed, samples) = new_figure(1, 3, figsize=(16, 4.5))
     rate = speed.twinx()
-    for bits in sorted({p["weight_bits"] for p in points}):
-        chosen = sorted((p for p in points if p["weight_bits"] == bits), key=lambda p: p["lanes"])
-        lanes = [p["lanes"] for p in chosen]
-        area.plot(lanes, [p["LUT"] for p in chosen], marker="o", label=f"LUT, {bits}-bit weights")
-        area.plot(lanes, [p["FF"] for p in chosen], marker="s", linestyle="--", label=f"FF, {bits}-bit weights")
-        speed.plot(lanes, [p["fmax_mhz"] for p in chosen], marker="o", label=f"Fmax, {bits}-bit weights")
-        rate.plot(lanes, [p["peak_gsop_per_s"] for p in chosen], marker="^", linestyle=":",
-                  label=f"P x Fmax, {bits}-bit weights")
-    area.set(xlabel="lanes P", ylabel="cells used", title=f"logic ({results['part']})")
+    width = lambda p: p["lanes"] * p["banks"]  # noqa: E731
+    for banks in sorted({p.get("banks", 1) for p in points}):
+        chosen = sorted((p for p in points if p.get("banks", 1) == banks), key=width)
+        x = [width(p) for p in chosen]
+        label = "one bank, P swept" if banks == 1 else f"P = {chosen[0]['lanes']}, B = {banks}"
+        area.plot(x, [p["LUT"] for p in chosen], marker="o", label=f"LUT, {label}")
+        area.plot(x, [p["FF"] for p in chosen], marker="s", linestyle="--", label=f"FF, {label}")
+        speed.plot(x, [p["fmax_mhz"] for p in chosen], marker="o", label=f"Fmax, {label}")
+        rate.plot(x, [p["peak_gsop_per_s"] for p in chosen], marker="^", linestyle=":", label=f"peak, {label}")
+        shown = [p for p in chosen if p.get("train_samples_per_s_at_fmax")]
+        samples.plot([width(p) for p in shown], [p["train_samples_per_s_at_fmax"] for p in shown], marker="o",
+                     label=label)
+    area.set(ylabel="cells used", title=f"logic ({results['part']})")
     speed.axhline(results["constraint_mhz"], color="grey", linewidth=0.8, label="constraint")
-    speed.set(xlabel="lanes P", ylabel="Fmax (MHz)", ylim=(0, results["constraint_mhz"] * 1.1),
-              title="Fmax and peak rate")
-    rate.set(ylabel="peak GSOP/s", ylim=(0, None))
-    for ax in (area, speed):
+    speed.set(ylabel="Fmax (MHz)", ylim=(0, results["constraint_mhz"] * 1.1), title="Fmax and peak rate")
+    rate.set(ylabel="peak GSOP/s (P x B x Fmax)", ylim=(0, None))
+    samples.set(ylabel="training samples/s at Fmax", ylim=(0, None),
+                title=f"{results.get('steps_per_sample', '?')}-step samples, cycles from rtl_cycles")
+    swept = sorted({width(p) for p in points})
+    for ax in (area, speed, samples):
         ax.set_xscale("log", base=2)
         ax.minorticks_off()
-        ax.set_xticks(lanes_swept, [str(p) for p in lanes_swept])
+        ax.set_xticks(swept, [str(w) for w in swept])
+        ax.set_xlabel("weights updated per cycle (P x B)")
         ax.grid(alpha=0.3)
     area.legend(fontsize=7)
+    samples.legend(fontsize=7)
     handles, labels = speed.get_legend_handles_labels()
     rate_handles, rate_labels = rate.get_legend_handles_labels()
     speed.legend(handles + rate_handles, labels + rate_labels, fontsize=7, loc="lower right")
     layer = results["layer"]
     fig.suptitle(f"{results['design']} datapath of a {layer['n_inputs']}x{layer['n_neurons']} layer, "
-                 f"{results['board']}")
+                 f"{results['board']}, {points[0]['weight_bits']}-bit weights")
     fig.tight_layout()
     return save_figure(fig, out, dpi=120)
 

@@ -312,14 +312,14 @@ async def engine_matches_model(dut):
                 await compare_weights(engine, model, f"sample {sample} after its abort")
 
     await compare_weights(engine, model, "at the end")
-    assert int(dut.counters_learn_words.value) == model.lfsr_steps, "RTL and model updated different numbers of words"
+    assert int(dut.counters_learn_words.value) == model.learn_words, "RTL and model updated different numbers of words"
     counted = (int(dut.counters_duplicate_events.value), int(dut.counters_bad_labels.value))
     assert counted == (injected, injected), f"sent {injected} repeated inputs and late labels, counted {counted}"
     assert int(dut.error.value) == (injected > 0), "the error flag must be up exactly when errors were sent"
     total_spikes = sum(step["spikes"] for step in report)
-    dut._log.info("steps=%d spikes=%d learned words=%d cycles=%d", len(report), total_spikes, model.lfsr_steps,
+    dut._log.info("steps=%d spikes=%d learned words=%d cycles=%d", len(report), total_spikes, model.learn_words,
                   sum(step["cycles"] for step in report))
-    assert model.lfsr_steps > 0 and total_spikes > 0, "the run must fire and learn"
+    assert model.learn_words > 0 and total_spikes > 0, "the run must fire and learn"
     assert aborts == (int(params["samples"]) // abort_every if abort_every else 0), "every abort must be sent"
     if params.get("report"):
         with open(params["report"], "w") as f:

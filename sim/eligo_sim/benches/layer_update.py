@@ -55,7 +55,7 @@ async def weights_match_model_after_learning(dut):
     while dut.busy.value.is_resolvable and int(dut.busy.value):
         await FallingEdge(dut.clk)
 
-    words, lfsr_steps = model.words[layer], 0
+    words, lfsr_steps = model.words[layer], model.lfsr_steps
     busy_cycles = 0
     for _ in range(steps):
         step = learning_step(rng, cfg, layer)
@@ -85,6 +85,6 @@ async def weights_match_model_after_learning(dut):
     assert not mismatches, f"{len(mismatches)} words differ; first (address, rtl, model): {mismatches[:3]}"
     visits = int(dut.visits.value)
     busy_cycles = int(dut.busy_cycles.value)
-    assert visits == lfsr_steps > 0, f"RTL visited {visits} words, the model {lfsr_steps}"
+    assert visits == sum(lfsr_steps) > 0, f"RTL visited {visits} words, the model {sum(lfsr_steps)}"
     dut._log.info("steps=%d visits=%d busy cycles=%d (%.2f cycles/visit)", steps, visits, busy_cycles,
                   busy_cycles / visits)

@@ -69,7 +69,7 @@ def learning_step(rng: np.random.Generator, cfg: AcceleratorConfig, layer: int) 
 
 
 def model_update(words: torch.Tensor, step: LearningStep, cfg: AcceleratorConfig, layer: int,
-                 lfsr_steps: int) -> tuple[torch.Tensor, int]:
+                 lfsr_steps: tuple[int, ...]) -> tuple[torch.Tensor, tuple[int, ...]]:
     """The scoreboard: ``update_layer`` with the layer's shift at the step's decay."""
     return update_layer(words, step.causal, step.noncausal, step.pre_trace, step.pre_spikes,
                         cfg.layer_shift(layer, step.decay), cfg, lfsr_steps)

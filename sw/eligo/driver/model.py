@@ -258,9 +258,9 @@ class ModelTransport:
         learn = self.values["CONTROL"] & self.learn_mask
         decay = (self.values["CONTROL"] & self.lr_decay_field.mask) >> self.lr_decay_field.lsb
         model.lr_decay = min(decay, cfg.learning.max_lr_decay)  # the hardware caps what the field holds
-        steps_before = model.lfsr_steps
+        words_before = model.learn_words
         model.step(self.state, spikes, self.label if learn else None, self.step)
-        updates = model.lfsr_steps - steps_before
+        updates = model.learn_words - words_before
         self._count("CYCLES_INTEGRATE", sum(n * g for n, g in zip(model.layer_inputs, cfg.groups)))
         self._count("CYCLES_FIRE", sum(cfg.groups))
         self._count("CYCLES_LEARN", updates)

@@ -1,7 +1,7 @@
 """``eligo train --backend model|pynq|serial|rtl``: on-chip online training through the ``Accelerator`` API.
 
 ``DeviceModel`` gives the driver the face ``eligo.fixed.train`` expects of a
-model (``run_sample``, ``scores``, ``lfsr_steps``), so the training loop and
+model (``run_sample``, ``scores``, ``learn_words``), so the training loop and
 the evaluation exist once and the driver run can be compared with calling the
 model directly. ``train_through`` is the run on an open transport: the ``rtl``
 one exists only inside its simulation (``eligo_sim.train``).
@@ -39,8 +39,8 @@ class DeviceModel:
         self.accelerator.set_lr_decay(decay)
 
     @property
-    def lfsr_steps(self) -> int:
-        """The LFSRs step once per weight word updated, and the counters were cleared when the device opened."""
+    def learn_words(self) -> int:
+        """Weight words updated: the counters were cleared when the device opened."""
         return self.accelerator.counters().updates_applied
 
 

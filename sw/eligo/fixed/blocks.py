@@ -138,18 +138,23 @@ def update_word(word, causal, noncausal, pre_trace: int, pre_spike: int, noise, 
 
 
 def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int, cfg: AcceleratorConfig,
-                 lfsr_steps: int):
-    """Update a layer's weight memory in place, as the datapath does; returns (words, LFSR steps so far).
+                 lfsr_steps: tuple[int, ...]) -> tuple[object, tuple[int, ...]]:
+    """Update a layer's weight memory in place, as the datapath does; returns (words, each bank's LFSR steps).
 
     ``words`` is [n_in, groups, lanes] (address = j * groups + g). A word is
     visited iff q_j != 0 and its group has a lane with a non-zero causal or
-    non-causal factor; visits go row j ascending, then group g ascending, and
-    every lane's LFSR steps once per visit, before its state is used. With
-    stochastic rounding off the noise is 2**(lr_shift-1) (round half up).
+    non-causal factor. Row j belongs to bank j mod B (``cfg.banks``); each
+    bank visits its rows ascending, then group g ascending, and its lanes'
+    LFSRs (``bank_lanes``) step once per visit of that bank, before the state
+    is used, so the result does not depend on how the banks' walks interleave.
+    ``lfsr_steps`` holds each bank's steps so far. With stochastic rounding
+    off the noise is 2**(lr_shift-1) (round half up).
     """
     memory = np.asarray(words)  # the same storage: written in place
     if not memory.flags.c_contiguous:
         raise ValueError("update_layer writes the weight memory through a flat view: words must be contiguous")
+    if len(lfsr_steps) != cfg.banks:
+        raise ValueError(f"lfsr_steps must hold one count per bank ({cfg.banks}), got {len(lfsr_steps)}")
     n_in, n_groups, lanes = memory.shape
     causal, noncausal, pre_trace = np.asarray(causal), np.asarray(noncausal), np.asarray(pre_trace)
     with_noncausal = bool(noncausal.any())
@@ -159,31 +164,45 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
     column_groups = columns // lanes
     active = np.zeros(n_groups, dtype=bool)
     active[column_groups] = True
-    rows = pre_trace.nonzero()[0]
-    n_rows, n_active = len(rows), int(np.count_nonzero(active))
-    visits = n_rows * n_active
-    if visits == 0:
-        return words, lfsr_steps
-    if cfg.learning.stochastic_rounding:
-        # Row i's visit of its k-th active group is visit i * n_active + k; a column reads its lane of that visit.
-        states = lane_states_run(cfg.lfsr, lanes, lfsr_steps + 1, visits, np.int32).reshape(n_rows, -1)
-        in_visit = columns if n_active == n_groups else (active.cumsum() - 1)[column_groups] * lanes + columns % lanes
-        noise = states[:, in_visit]
-    else:
-        noise = None
+    n_active = int(np.count_nonzero(active))
+    all_rows = pre_trace.nonzero()[0]
+    if n_active == 0 or len(all_rows) == 0:
+        return words, tuple(lfsr_steps)
     # The product fits in int32 for all but the widest formats; int32 halves the memory traffic.
     dtype = np.int32 if cfg.update_product_bits < 32 else np.int64
-    product = causal[columns].astype(dtype) * pre_trace[rows, None].astype(dtype)
-    if with_noncausal:
-        product += noncausal[columns].astype(dtype) * np.asarray(pre_spikes)[rows, None].astype(dtype)
-    if noise is None:  # round half up
-        change = shift_right(product + ((1 << lr_shift) >> 1), lr_shift)
-    else:
-        change = stochastic_shift(product, noise, lr_shift, cfg.lfsr.bits)
-    # Most changes are 0 (a weight in range plus 0 stays itself): only the others are read, added and saturated.
-    change = change.ravel()
-    changed = change.nonzero()[0]
-    where = ((rows * (n_groups * lanes))[:, None] + columns).ravel()[changed]
+    in_visit = columns if n_active == n_groups else (active.cumsum() - 1)[column_groups] * lanes + columns % lanes
     flat = memory.reshape(-1)
-    flat[where] = saturate(flat[where] + change[changed], cfg.weight_bits)
-    return words, lfsr_steps + visits
+    steps_after = []
+    for bank, steps in enumerate(lfsr_steps):
+        rows = all_rows[all_rows % cfg.banks == bank]
+        visits = len(rows) * n_active
+        steps_after.append(steps + visits)
+        if visits == 0:
+            continue
+        product = causal[columns].astype(dtype) * pre_trace[rows, None].astype(dtype)
+        if with_noncausal:
+            product += noncausal[columns].astype(dtype) * np.asarray(pre_spikes)[rows, None].astype(dtype)
+        if cfg.learning.stochastic_rounding:
+            # Row i's visit of its k-th active group is the bank's visit i * n_active + k; a column reads its
+            # lane of that visit.
+            states = bank_lanes(cfg, bank, steps + 1, visits).reshape(len(rows), -1)
+            change = stochastic_shift(product, states[:, in_visit], lr_shift, cfg.lfsr.bits)
+        else:  # round half up
+            change = shift_right(product + ((1 << lr_shift) >> 1), lr_shift)
+        # Most changes are 0 (a weight in range plus 0 stays itself): only the others are read, added, saturated.
+        change = change.ravel()
+        changed = change.nonzero()[0]
+        where = ((rows * (n_groups * lanes))[:, None] + columns).ravel()[changed]
+        flat[where] = saturate(flat[where] + change[changed], cfg.weight_bits)
+    return words, tuple(steps_after)
+
+
+def bank_lanes(cfg: AcceleratorConfig, bank: int, first: int, count: int) -> np.ndarray:
+    """Bank ``bank``'s P lane states after first, ..., first + count - 1 of its steps: [count, lanes] (int32).
+
+    The B banks' registers are the B * P lanes of ``lane_seeds(lfsr, B * P)``,
+    bank b the lanes b * P to b * P + P - 1: with one bank, the plain P lanes.
+    """
+    lanes = cfg.lanes
+    states = lane_states_run(cfg.lfsr, lanes * cfg.banks, first, count, np.int32)
+    return states if cfg.banks == 1 else states[:, bank * lanes:(bank + 1) * lanes]

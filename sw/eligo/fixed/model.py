@@ -96,7 +96,7 @@ class FixedModel:
             padded = torch.zeros(n_in, groups * cfg.lanes, dtype=torch.int64)
             padded[:, :n_out] = w.to(torch.int64)
             self.words.append(padded.view(n_in, groups, cfg.lanes))
-        self.lfsr_steps = 0
+        self.lfsr_steps = (0,) * cfg.banks  # each bank's LFSR steps: its weight words visited
         self.last_step: list[LayerStep] = []  # what each layer computed in the last ``step``
         self.synaptic_ops = 0
         self._lr_decay = 0
@@ -208,6 +208,11 @@ class FixedModel:
             _, self.lfsr_steps = update_layer(
                 self.words[layer].numpy(), causal, noncausal, layers[layer].pre_trace[0], layers[layer].inputs[0],
                 cfg.layer_shift(layer, self._lr_decay), cfg, self.lfsr_steps)
+
+    @property
+    def learn_words(self) -> int:
+        """Weight words the learning walks visited (and wrote back) since the model was built."""
+        return sum(self.lfsr_steps)
 
     def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> torch.Tensor:
         """One sample [T, n_inputs] through the chip (learning when labelled); returns its class scores [C]."""

@@ -85,8 +85,8 @@ def train_fixed(model, train: SpikeDataset, test: SpikeDataset, *, epochs: int, 
         history["epochs"].append({"epoch": epoch, "lr_decay": decay, "train_loss": loss / len(order),
                                   "test_loss": result["loss"], "test_accuracy": result["accuracy"]})
     history["lr_decay_every"] = lr_decay_every
-    if hasattr(model, "lfsr_steps"):
-        history["lfsr_steps"] = model.lfsr_steps
+    if hasattr(model, "learn_words"):
+        history["learn_words"] = model.learn_words
     return history
 
 
