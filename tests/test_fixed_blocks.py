@@ -182,9 +182,10 @@ def test_update_layer_equals_update_word_in_visit_order():
     noncausal = T([0, 0, 0, 0, 0, 9, 0, 0])
     q = T([0, 40, 255, 0, 7, 32])
     x = T([0, 1, 0, 0, 0, 1])
-    got, steps = update_layer(words.clone(), causal, noncausal, q, x, 9, cfg, lfsr_steps=(5,))
+    got, steps = update_layer(words.clone(), causal, noncausal, q, x, 9, cfg, 0, lfsr_steps=(5,))
     expected = words.clone()
-    registers = lane_states(cfg.lfsr, 4, T(5)).tolist()
+    # Layer 0's registers: the first 4 of the 8 lanes of two layers (each layer has LFSRs of its own).
+    registers = lane_states(cfg.lfsr, 8, T(5)).tolist()[:4]
     visits = 0
     for j in range(6):
         if q[j] == 0:
@@ -205,8 +206,8 @@ def test_update_layer_whole_rows_equal_update_word():
     causal = torch.randint(-3000, 3000, (8,), generator=gen)
     q = T([3, 0, 200, 1, 90])
     got, steps = update_layer(words.clone(), causal, torch.zeros(8, dtype=torch.int64), q, T([1, 0, 0, 1, 0]),
-                              6, cfg, lfsr_steps=(65530,))
-    registers = lane_states(cfg.lfsr, 4, T(65530)).tolist()
+                              6, cfg, 1, lfsr_steps=(65530,))
+    registers = lane_states(cfg.lfsr, 8, T(65530)).tolist()[4:]  # layer 1's: the readout's own LFSRs
     expected = words.clone()
     for j in (0, 2, 3, 4):
         for g in range(2):
@@ -225,9 +226,10 @@ def test_update_layer_in_banks_steps_each_banks_own_lfsrs_in_its_own_row_order()
     noncausal = T([0, 0, 0, 0, 5, 0, -9, 0])
     q = T([3, 0, 200, 1, 90, 0, 17])
     x = T([1, 0, 0, 1, 0, 0, 1])
-    got, steps = update_layer(words.clone(), causal, noncausal, q, x, 6, cfg, lfsr_steps=(10, 65534))
-    # Bank b's registers are lanes 4b..4b+3 of an 8-lane bank; each steps once per visit of its own rows.
-    registers = [lane_states(cfg.lfsr, 8, T(steps_before)).tolist()[4 * b:4 * b + 4]
+    got, steps = update_layer(words.clone(), causal, noncausal, q, x, 6, cfg, 0, lfsr_steps=(10, 65534))
+    # Bank b of layer 0 has lanes 4b..4b+3 of 16 (2 layers x 2 banks x 4 lanes); each steps once per visit of its
+    # own rows.
+    registers = [lane_states(cfg.lfsr, 16, T(steps_before)).tolist()[4 * b:4 * b + 4]
                  for b, steps_before in enumerate((10, 65534))]
     expected = words.clone()
     for j in (0, 2, 4, 6, 3):  # bank 0's rows, then bank 1's: the banks' interleaving does not matter
@@ -238,7 +240,7 @@ def test_update_layer_in_banks_steps_each_banks_own_lfsrs_in_its_own_row_order()
                                          int(q[j]), int(x[j]), T(registers[bank]), 6, 8, 16)
     assert steps == (10 + 2 * 4, 65534 + 2 * 1) and torch.equal(got, expected)
     with pytest.raises(ValueError, match="one count per bank"):
-        update_layer(words.clone(), causal, noncausal, q, x, 6, cfg, lfsr_steps=(0,))
+        update_layer(words.clone(), causal, noncausal, q, x, 6, cfg, 0, lfsr_steps=(0,))
 
 
 def test_update_layer_takes_numpy_and_refuses_a_strided_memory():
@@ -247,8 +249,8 @@ def test_update_layer_takes_numpy_and_refuses_a_strided_memory():
     words = np.zeros((3, 1, 4), dtype=np.int64)
     # lr_shift 0 is exact: dW = causal * q (+ noncausal * x), here 2 * 5 and -1 * 5 + 3 * 1 on row 1 only.
     _, steps = update_layer(words, np.array([2, 0, 0, -1]), np.array([0, 0, 0, 3]), np.array([0, 5, 0]),
-                            np.array([0, 1, 0]), 0, cfg, lfsr_steps=(0,))
+                            np.array([0, 1, 0]), 0, cfg, 0, lfsr_steps=(0,))
     assert steps == (1,) and words[:, 0].tolist() == [[0, 0, 0, 0], [10, 0, 0, -2], [0, 0, 0, 0]]
     with pytest.raises(ValueError, match="contiguous"):
         update_layer(np.zeros((3, 2, 4), dtype=np.int64)[:, :1], np.ones(4, dtype=np.int64),
-                     np.zeros(4, dtype=np.int64), np.ones(3, dtype=np.int64), np.ones(3, dtype=np.int64), 0, cfg, (0,))
+                     np.zeros(4, dtype=np.int64), np.ones(3, dtype=np.int64), np.ones(3, dtype=np.int64), 0, cfg, 0, (0,))

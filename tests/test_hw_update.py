@@ -87,7 +87,7 @@ def test_layer_update_matches_model(name, layer, seed):
     steps = [learning_step(rng, cfg, layer) for _ in range(STEPS)]
     read_back, visits, _ = run_walks(cfg, layer, model.words[layer], steps, rng)
 
-    words, lfsr_steps = model.words[layer], model.lfsr_steps
+    words, lfsr_steps = model.words[layer], model.lfsr_steps[layer]
     for step in steps:
         words, lfsr_steps = model_update(words, step, cfg, layer, lfsr_steps)
     assert visits == sum(lfsr_steps) > 0

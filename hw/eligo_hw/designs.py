@@ -107,7 +107,7 @@ def update_golden(cfg: AcceleratorConfig, seed: int) -> tuple[dict, dict]:
     before = words.clone()
     steps_before = (0,) * cfg.banks
     after, steps_after = update_layer(words, causal, noncausal, pre_trace, pre_spike, cfg.layer_shift(layer), cfg,
-                                      steps_before)
+                                      layer, steps_before)
     inputs = {"weight_words": before, "pre_trace": pre_trace, "pre_spike": pre_spike,
               "causal": causal, "noncausal": noncausal, "lfsr_steps_before": torch.tensor(steps_before)}
     return inputs, {"weight_words": after, "visits": torch.tensor(sum(steps_after))}

@@ -16,8 +16,8 @@ for the phases and their cycle costs) on a list of ``LayerDatapath``s:
   readout's weights in one pass over its memory; 'stllr_dfa': the readout
   error through the layer's square wave; 'tess': the layer's own softmax error
   of z_l through its square wave) and its factors, the readout's factors, then
-  the weight updates layer by layer (each update bank on its own LFSRs), at
-  the run-time decay ``lr_decay``. Nothing travels between layers for TESS's signals.
+  the weight updates of all layers at once (each layer and update bank on its
+  own LFSRs), at the run-time decay ``lr_decay``. Nothing travels between layers for TESS's signals.
 * ABORT (the ``abort`` input): the sample in progress ends as END would
   end it, without scores (see ``LayerEngine``).
 
@@ -36,6 +36,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
+from eligo.fixed.lfsr import walk_registers
 from eligo_hw.arith import lowest_set, select
 from eligo_hw.layer_datapath import LayerDatapath, WeightPortSignature, probe_layout, probe_rows
 from eligo_hw.learning_signal import (BackProjection, Projection, SoftmaxError, logit_bits, square_wave_negative,
@@ -51,7 +52,8 @@ COUNTERS = ("steps", "learn_words", "learn_steps", "duplicate_events", "bad_labe
 def counting_layout(cfg: AcceleratorConfig) -> data.StructLayout:
     """What each counter counts in a cycle (before saturation): one bit per event, and the weight words the
     update banks visit."""
-    return data.StructLayout({"learn_word": range(cfg.banks + 1), "duplicate_event": 1,
+    return data.StructLayout({"learn_word": range((len(cfg.network.layer_sizes) - 1) * cfg.banks + 1),
+                              "duplicate_event": 1,
                               **{phase: 1 for phase in PHASES}})
 
 
@@ -121,12 +123,12 @@ class LayerEngine(wiring.Component):
         cfg, layers = self.cfg, self.layers
         for index, layer in enumerate(layers):
             m.submodules[f"layer{index}"] = layer
-        # Each update bank's LFSRs, shared by the layers (their walks take turns).
-        for index in range(cfg.banks):
-            m.submodules[f"bank{index}"] = bank = LfsrBank(cfg.lfsr, cfg.lanes, index, cfg.banks)
-            m.d.comb += bank.step.eq(Cat(layer.learn.lfsr_step[index] for layer in layers).any())
-            for layer in layers:
-                m.d.comb += layer.learn.noise[index].eq(bank.states)
+        # The LFSRs of each layer's update banks: its own, so all layers' walks can run at once.
+        for index, layer in enumerate(layers):
+            for bank in range(cfg.banks):
+                m.submodules[f"lfsrs{index}_{bank}"] = lfsrs = LfsrBank(cfg.lfsr, cfg.lanes,
+                                                                        *walk_registers(cfg, index, bank))
+                m.d.comb += [lfsrs.step.eq(layer.learn.lfsr_step[bank]), layer.learn.noise[bank].eq(lfsrs.states)]
         m.d.comb += [self.counters.learn_words.eq(sum(layer.learn.visits for layer in layers)),
                      self.counting.learn_word.eq(sum(Cat(layer.learn.lfsr_step for layer in layers)))]
         for layer in layers:
@@ -270,8 +272,7 @@ class LayerEngine(wiring.Component):
                 m.next = "RUN"
             self._end(m, step, state)
         # An abort in a weight update waits for its end (STEP_DONE); in ABORT and CLEAR it has nothing left to do.
-        finishing = Cat(fsm.ongoing(name) for name in ("UPDATE_START", *(f"UPDATE_WAIT{index}"
-                                                                          for index in range(len(layers))))).any()
+        finishing = fsm.ongoing("UPDATE_START") | fsm.ongoing("UPDATE_WAIT")
         settled = fsm.ongoing("ABORT") | fsm.ongoing("CLEAR")
         m.d.comb += abort_now.eq((self.abort | abort_pending) & ~finishing & ~settled)
         with m.If(self.abort & finishing):
@@ -433,17 +434,13 @@ class LayerEngine(wiring.Component):
                 m.d.sync += step.walk.eq(0)
                 m.next = "UPDATE_START"
         with state("UPDATE_START", abortable=False, learning=True):
-            m.d.comb += layers[0].learn.start.eq(1)
+            # Every layer's walk at once: each has its own memory and LFSRs, and all factors are loaded.
+            m.d.comb += [layer.learn.start.eq(1) for layer in layers]
             saturating_increment(m, self.counters.learn_steps, 1)
-            m.next = "UPDATE_WAIT0"
-        for index, layer in enumerate(layers):
-            with state(f"UPDATE_WAIT{index}", abortable=False, learning=True):
-                with m.If(~layer.learn.busy):
-                    if index + 1 < len(layers):
-                        m.d.comb += layers[index + 1].learn.start.eq(1)
-                        m.next = f"UPDATE_WAIT{index + 1}"
-                    else:
-                        m.next = "STEP_DONE"
+            m.next = "UPDATE_WAIT"
+        with state("UPDATE_WAIT", abortable=False, learning=True):
+            with m.If(~Cat(layer.learn.busy for layer in layers).any()):
+                m.next = "STEP_DONE"
 
     def _end(self, m, step: _Step, state):
         """END sends the scores and clears; ABORT clears without them."""

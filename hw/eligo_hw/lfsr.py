@@ -1,10 +1,10 @@
 """The lanes' stochastic-rounding noise: one Galois LFSR register per lane.
 
 Matches ``eligo.fixed.lfsr``: every register of a bank steps on the same
-strobe (once per weight word its update bank visits), and lane l resets to
-``lane_seeds(fmt, lanes)[l]``, so after n strobes lane l holds
-``lane_states(fmt, lanes, n)[l]``. With B update banks, bank b is lanes
-b * P to b * P + P - 1 of ``lane_seeds(fmt, B * P)`` (``blocks.bank_lanes``).
+strobe (once per weight word its walk visits); bank ``index`` of ``count``
+holds lanes index * P to index * P + P - 1 of ``lane_seeds(fmt, count * P)``
+(``walk_registers`` numbers them: one per layer and update bank), so after n
+strobes its lane l holds ``lane_states(fmt, count * P, n)[index * P + l]``.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ def galois_step(state: Value, fmt: LfsrFormat) -> Value:
 
 
 class LfsrBank(wiring.Component):
-    """``lanes`` LFSRs stepped together; ``states`` is the noise the update lanes read (bank ``bank`` of
-    ``banks``)."""
+    """``lanes`` LFSRs stepped together, bank ``index`` of ``count``; ``states`` is the noise the update lanes
+    read."""
 
-    def __init__(self, fmt: LfsrFormat, lanes: int, bank: int = 0, banks: int = 1):
+    def __init__(self, fmt: LfsrFormat, lanes: int, index: int = 0, count: int = 1):
         self.fmt = fmt
         self.lanes = lanes
         self.layout = data.ArrayLayout(unsigned(fmt.bits), lanes)
-        seeds = lane_seeds(fmt, lanes * banks)[bank * lanes:(bank + 1) * lanes]
+        seeds = lane_seeds(fmt, lanes * count)[index * lanes:(index + 1) * lanes]
         super().__init__({
             "step": In(1),
             "states": Out(self.layout, init=seeds),

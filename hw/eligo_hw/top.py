@@ -116,7 +116,8 @@ class Accelerator(wiring.Component):
         counters = {name.lower(): Signal(DATA_BITS, name=f"count_{name.lower()}")
                     for name, _ in COUNTERS if name != "EVENTS_DROPPED"}  # structurally 0: tied off below
         # What each counter adds in a cycle: one event, or the weight words the update banks visit.
-        counted = {name: Signal(range(cfg.banks + 1) if name == "updates_applied" else 1, name=f"counted_{name}")
+        counted = {name: Signal(range((len(cfg.network.layer_sizes) - 1) * cfg.banks + 1)
+                                if name == "updates_applied" else 1, name=f"counted_{name}")
                    for name in counters}
 
         # Input: nothing is taken before COMMAND.start or while the host waits for the weight port.

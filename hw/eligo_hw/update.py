@@ -31,6 +31,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
+from eligo.fixed.lfsr import walk_registers
 from eligo_hw.arith import saturate, select
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.traces import pre_words
@@ -447,7 +448,7 @@ class LayerUpdateWithBank(wiring.Component):
     BANK_PORTS = ("noise", "lfsr_step")
 
     def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, single_port: bool = False):
-        self.banks = [LfsrBank(cfg.lfsr, cfg.lanes, bank, cfg.banks) for bank in range(cfg.banks)]
+        self.banks = [LfsrBank(cfg.lfsr, cfg.lanes, *walk_registers(cfg, layer, bank)) for bank in range(cfg.banks)]
         self.update = LayerUpdate(cfg, layer, words, single_port=single_port)
         members = self.update.signature.members
         super().__init__({name: member for name, member in members.items() if name not in self.BANK_PORTS})

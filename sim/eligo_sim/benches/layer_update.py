@@ -55,7 +55,7 @@ async def weights_match_model_after_learning(dut):
     while dut.busy.value.is_resolvable and int(dut.busy.value):
         await FallingEdge(dut.clk)
 
-    words, lfsr_steps = model.words[layer], model.lfsr_steps
+    words, lfsr_steps = model.words[layer], model.lfsr_steps[layer]
     busy_cycles = 0
     for _ in range(steps):
         step = learning_step(rng, cfg, layer)

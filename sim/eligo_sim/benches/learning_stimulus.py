@@ -72,4 +72,4 @@ def model_update(words: torch.Tensor, step: LearningStep, cfg: AcceleratorConfig
                  lfsr_steps: tuple[int, ...]) -> tuple[torch.Tensor, tuple[int, ...]]:
     """The scoreboard: ``update_layer`` with the layer's shift at the step's decay."""
     return update_layer(words, step.causal, step.noncausal, step.pre_trace, step.pre_spikes,
-                        cfg.layer_shift(layer, step.decay), cfg, lfsr_steps)
+                        cfg.layer_shift(layer, step.decay), cfg, layer, lfsr_steps)

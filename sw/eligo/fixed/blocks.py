@@ -17,7 +17,7 @@ import torch
 
 from eligo.config import AcceleratorConfig, LearningConfig, PsiTable, TraceFormat
 from eligo.fixed.arith import clamp, saturate, shift_right
-from eligo.fixed.lfsr import lane_states_run
+from eligo.fixed.lfsr import lane_states_run, walk_registers
 
 
 def integrate_events(spikes, weights, accumulator_bits: int):
@@ -138,17 +138,18 @@ def update_word(word, causal, noncausal, pre_trace: int, pre_spike: int, noise, 
 
 
 def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int, cfg: AcceleratorConfig,
-                 lfsr_steps: tuple[int, ...]) -> tuple[object, tuple[int, ...]]:
-    """Update a layer's weight memory in place, as the datapath does; returns (words, each bank's LFSR steps).
+                 layer: int, lfsr_steps: tuple[int, ...]) -> tuple[object, tuple[int, ...]]:
+    """Update layer ``layer``'s weight memory in place, as the datapath does; returns (words, each bank's LFSR
+    steps).
 
     ``words`` is [n_in, groups, lanes] (address = j * groups + g). A word is
     visited iff q_j != 0 and its group has a lane with a non-zero causal or
     non-causal factor. Row j belongs to bank j mod B (``cfg.banks``); each
-    bank visits its rows ascending, then group g ascending, and its lanes'
-    LFSRs (``bank_lanes``) step once per visit of that bank, before the state
-    is used, so the result does not depend on how the banks' walks interleave.
-    ``lfsr_steps`` holds each bank's steps so far. With stochastic rounding
-    off the noise is 2**(lr_shift-1) (round half up).
+    bank visits its rows ascending, then group g ascending, and the layer's
+    LFSRs of that bank (``bank_lanes``) step once per visit, before the state
+    is used, so the result does not depend on how the walks of the banks (and
+    of the layers) interleave. ``lfsr_steps`` holds each bank's steps so far.
+    With stochastic rounding off the noise is 2**(lr_shift-1) (round half up).
     """
     memory = np.asarray(words)  # the same storage: written in place
     if not memory.flags.c_contiguous:
@@ -185,7 +186,7 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
         if cfg.learning.stochastic_rounding:
             # Row i's visit of its k-th active group is the bank's visit i * n_active + k; a column reads its
             # lane of that visit.
-            states = bank_lanes(cfg, bank, steps + 1, visits).reshape(len(rows), -1)
+            states = bank_lanes(cfg, layer, bank, steps + 1, visits).reshape(len(rows), -1)
             change = stochastic_shift(product, states[:, in_visit], lr_shift, cfg.lfsr.bits)
         else:  # round half up
             change = shift_right(product + ((1 << lr_shift) >> 1), lr_shift)
@@ -197,12 +198,9 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
     return words, tuple(steps_after)
 
 
-def bank_lanes(cfg: AcceleratorConfig, bank: int, first: int, count: int) -> np.ndarray:
-    """Bank ``bank``'s P lane states after first, ..., first + count - 1 of its steps: [count, lanes] (int32).
-
-    The B banks' registers are the B * P lanes of ``lane_seeds(lfsr, B * P)``,
-    bank b the lanes b * P to b * P + P - 1: with one bank, the plain P lanes.
-    """
+def bank_lanes(cfg: AcceleratorConfig, layer: int, bank: int, first: int, count: int) -> np.ndarray:
+    """The P lane states of layer ``layer``'s bank ``bank`` after first, ..., first + count - 1 of its steps:
+    [count, lanes] (int32), lanes index * P to index * P + P - 1 of ``walk_registers``' bank count * P lanes."""
     lanes = cfg.lanes
-    states = lane_states_run(cfg.lfsr, lanes * cfg.banks, first, count, np.int32)
-    return states if cfg.banks == 1 else states[:, bank * lanes:(bank + 1) * lanes]
+    index, banks = walk_registers(cfg, layer, bank)
+    return lane_states_run(cfg.lfsr, lanes * banks, first, count, np.int32)[:, index * lanes:(index + 1) * lanes]

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from eligo.config import ConfigError, LfsrFormat
+from eligo.config import AcceleratorConfig, ConfigError, LfsrFormat
 
 
 def lfsr_step(state: int, fmt: LfsrFormat) -> int:
@@ -44,6 +44,13 @@ def lane_offsets(fmt: LfsrFormat, lanes: int) -> torch.Tensor:
 def lane_seeds(fmt: LfsrFormat, lanes: int) -> list[int]:
     """Reset value of each lane's register, as the RTL loads it."""
     return lfsr_sequence(fmt)[lane_offsets(fmt, lanes)].tolist()
+
+
+def walk_registers(cfg: AcceleratorConfig, layer: int, bank: int) -> tuple[int, int]:
+    """Which LFSRs the update walk of layer ``layer``'s bank ``bank`` steps: (the bank's index, the number of
+    banks), each bank P lanes of one ``lane_seeds(lfsr, banks * P)``. Every layer and bank has its own, so
+    the walks of all layers and banks can run at the same time and the noise still does not depend on timing."""
+    return layer * cfg.banks + bank, (len(cfg.network.layer_sizes) - 1) * cfg.banks
 
 
 def lane_states(fmt: LfsrFormat, lanes: int, steps: torch.Tensor) -> torch.Tensor:

@@ -96,7 +96,8 @@ class FixedModel:
             padded = torch.zeros(n_in, groups * cfg.lanes, dtype=torch.int64)
             padded[:, :n_out] = w.to(torch.int64)
             self.words.append(padded.view(n_in, groups, cfg.lanes))
-        self.lfsr_steps = (0,) * cfg.banks  # each bank's LFSR steps: its weight words visited
+        # Each layer's LFSR steps per bank: the weight words that bank of the layer visited.
+        self.lfsr_steps = [(0,) * cfg.banks for _ in sizes[1:]]
         self.last_step: list[LayerStep] = []  # what each layer computed in the last ``step``
         self.synaptic_ops = 0
         self._lr_decay = 0
@@ -205,14 +206,14 @@ class FixedModel:
             factors.append((signal * hidden.psi[0], learning.alpha_post * signal * hidden.previous_post[0]))
         factors.append((error, np.zeros_like(error)))
         for layer, (causal, noncausal) in enumerate(factors):
-            _, self.lfsr_steps = update_layer(
+            _, self.lfsr_steps[layer] = update_layer(
                 self.words[layer].numpy(), causal, noncausal, layers[layer].pre_trace[0], layers[layer].inputs[0],
-                cfg.layer_shift(layer, self._lr_decay), cfg, self.lfsr_steps)
+                cfg.layer_shift(layer, self._lr_decay), cfg, layer, self.lfsr_steps[layer])
 
     @property
     def learn_words(self) -> int:
         """Weight words the learning walks visited (and wrote back) since the model was built."""
-        return sum(self.lfsr_steps)
+        return sum(map(sum, self.lfsr_steps))
 
     def run_sample(self, spikes: torch.Tensor, label: int | None = None) -> torch.Tensor:
         """One sample [T, n_inputs] through the chip (learning when labelled); returns its class scores [C]."""
