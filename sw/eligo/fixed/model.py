@@ -10,9 +10,9 @@ Order within a step (docs/fixed-point.md, "One time step"):
 2. readout: accumulate, leak + integrate into the logits, update its pre
    trace, add the logits to the class scores (saturating).
 3. if a label is present and t >= learn_start_step: readout error, learning
-   signals, then weight updates layer by layer (first hidden layer first,
-   readout last), each in the visit order of ``update_layer``. The next step
-   sees the new weights.
+   signals, then every layer's weight update (each with LFSRs of its own, so
+   the chip runs them at once), in the visit order of ``update_layer``. The
+   next step sees the new weights.
 
 The step runs on numpy views of the state and the weight memories: a time
 step is about a hundred small operations, and a numpy one costs a fraction of
