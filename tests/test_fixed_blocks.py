@@ -217,30 +217,42 @@ def test_update_layer_whole_rows_equal_update_word():
     assert steps == (65530 + 8,) and torch.equal(got, expected)
 
 
-def test_update_layer_in_banks_steps_each_banks_own_lfsrs_in_its_own_row_order():
-    cfg = AcceleratorConfig(network=NetworkShape(n_inputs=7, hidden=(8,), n_classes=4), lanes=4, banks=2,
+@pytest.mark.parametrize("hidden, banks, layer", [(8, 2, 0), (16, 2, 0), (8, 4, 0), (8, 4, 1)],
+                         ids=["groups-split", "groups-split-two-each", "rows-and-groups-split", "readout-rows-split"])
+def test_update_layer_in_banks_steps_each_banks_own_lfsrs_in_its_own_order(hidden, banks, layer):
+    cfg = AcceleratorConfig(network=NetworkShape(n_inputs=7, hidden=(hidden,), n_classes=4), lanes=4, banks=banks,
                             learning=LearningConfig(lr_shift=3))
-    gen = torch.Generator().manual_seed(5)
-    words = torch.randint(-128, 128, (7, 2, 4), generator=gen)
-    causal = torch.randint(-3000, 3000, (8,), generator=gen)
-    noncausal = T([0, 0, 0, 0, 5, 0, -9, 0])
-    q = T([3, 0, 200, 1, 90, 0, 17])
-    x = T([1, 0, 0, 1, 0, 0, 1])
-    got, steps = update_layer(words.clone(), causal, noncausal, q, x, 6, cfg, 0, lfsr_steps=(10, 65534))
-    # Bank b of layer 0 has lanes 4b..4b+3 of 16 (2 layers x 2 banks x 4 lanes); each steps once per visit of its
-    # own rows.
-    registers = [lane_states(cfg.lfsr, 16, T(steps_before)).tolist()[4 * b:4 * b + 4]
-                 for b, steps_before in enumerate((10, 65534))]
-    expected = words.clone()
-    for j in (0, 2, 4, 6, 3):  # bank 0's rows, then bank 1's: the banks' interleaving does not matter
-        bank = j % 2
-        for g in range(2):
+    n_in = cfg.network.layer_sizes[layer]
+    groups = cfg.groups[layer]
+    gen = torch.Generator().manual_seed(5 + hidden + banks)
+    words = torch.randint(-128, 128, (n_in, groups, 4), generator=gen)
+    causal = torch.randint(-3000, 3000, (groups * 4,), generator=gen)
+    causal[8:12] = 0  # group 2 (if any) learns nothing: skipped by its bank
+    noncausal = torch.zeros(groups * 4, dtype=torch.int64)
+    noncausal[0] = 5
+    q = torch.randint(0, 3, (n_in,), generator=gen) * 40
+    x = (q > 0).long()
+    before = tuple(range(10, 10 + banks))
+    got, steps = update_layer(words.clone(), causal, noncausal, q, x, 6, cfg, layer, lfsr_steps=before)
+    # Word (j, g) is bank (j mod R) * S + g mod S's; bank b of layer l steps lanes 4k..4k+3 (k = l * B + b) of the
+    # 2 * B * 4 lanes of two layers, once per visit of its own words, rows ascending, then groups.
+    rows_split, groups_split = cfg.bank_classes(layer)
+    registers = [lane_states(cfg.lfsr, 8 * banks, T(first)).tolist()[4 * (layer * banks + b):4 * (layer * banks + b) + 4]
+                 for b, first in enumerate(before)]
+    expected, visits = words.clone(), [0] * banks
+    for j in range(n_in):
+        for g in range(groups):
+            if q[j] == 0 or not causal[4 * g:4 * g + 4].any() | noncausal[4 * g:4 * g + 4].any():
+                continue
+            bank = (j % rows_split) * groups_split + g % groups_split
             registers[bank] = [lfsr_step(r, cfg.lfsr) for r in registers[bank]]
+            visits[bank] += 1
             expected[j, g] = update_word(expected[j, g], causal[4 * g:4 * g + 4], noncausal[4 * g:4 * g + 4],
                                          int(q[j]), int(x[j]), T(registers[bank]), 6, 8, 16)
-    assert steps == (10 + 2 * 4, 65534 + 2 * 1) and torch.equal(got, expected)
+    assert steps == tuple(first + v for first, v in zip(before, visits)) and torch.equal(got, expected)
+    assert sum(visits) > 0 and sum(v > 0 for v in visits) >= 2, "at least two banks must walk"
     with pytest.raises(ValueError, match="one count per bank"):
-        update_layer(words.clone(), causal, noncausal, q, x, 6, cfg, 0, lfsr_steps=(0,))
+        update_layer(words.clone(), causal, noncausal, q, x, 6, cfg, layer, lfsr_steps=(0,))
 
 
 def test_update_layer_takes_numpy_and_refuses_a_strided_memory():

@@ -42,7 +42,7 @@ CASES = {
                                     {"alpha_post": 1, "lr_shift": 6, "learn_start_step": 3},
                                     {"lanes": 32}, "b1c97c07617014f9"),
     "stllr_bp_four_banks": ({"n_inputs": 512, "hidden": [128], "n_classes": 10}, {"rule": "stllr"},
-                            {"banks": 4}, "34bd0a11009ba85b"),
+                            {"banks": 4}, "a8f4c40111568289"),
     "tess_round_half_up": ({"n_inputs": 512, "hidden": [48], "n_classes": 10},
                            {"rule": "tess", "alpha_post": -1, "stochastic_rounding": False, "lr_shift": 7},
                            {"weight_bits": 6}, "455295b7eb152197"),

@@ -100,15 +100,16 @@ def test_layer_update_matches_model(name, layer, seed):
 @pytest.mark.parametrize("banks", [2, 4])
 @pytest.mark.parametrize("single_port", [False, True], ids=["dual-port", "single-port"])
 def test_banks_walk_the_same_visits_in_fewer_cycles(banks, single_port):
-    # 64 rows, all traces non-zero: B banks take B words a cycle (with one port, B words per two cycles).
+    # 64 rows of 4 groups, all learning: B banks take B words a cycle (with one port, B words per two cycles).
     one = AcceleratorConfig(network=NetworkShape(n_inputs=64, hidden=(16,), n_classes=2), lanes=4,
                             learning=LearningConfig(lr_shift=2, alpha_post=1))
     banked = dataclasses.replace(one, banks=banks)
     words = FixedModel(one, initial_weights(one, 0, gain=4.0)).words[0]
     rng = np.random.default_rng(banks)
     steps = [learning_step(rng, one, 0) for _ in range(STEPS)]
-    for step in steps:
+    for step in steps:  # every row and every group learns: the words split evenly over the banks
         step.pre_trace[step.pre_trace == 0] = 1
+        step.causal[step.causal == 0] = 1
     runs = {cfg.banks: run_walks(cfg, 0, words, steps, np.random.default_rng(0), single_port)
             for cfg in (one, banked)}
     expected_words, lfsr_steps = words, banked.banks * (0,)

@@ -208,10 +208,11 @@ class LayerUpdate(wiring.Component):
     after reset ``busy`` is then high for n_in * groups / B cycles while the memory
     writes its initial words (a ``start`` meanwhile is not taken).
 
-    With ``cfg.banks`` = B > 1 the memory is B memories, row j in bank j mod B
-    at row j // B, each walked by its own sequencer, lanes and LFSRs at the
-    same time: up to B words a cycle. The host address j * groups + g is split
-    by slicing its bits (the config requires power-of-two groups).
+    With ``cfg.banks`` = B > 1 the memory is B memories, word (j, g) in bank
+    (j mod R) * S + g mod S at (j div R) * (groups / S) + g div S
+    (``cfg.bank_classes``), each walked by its own sequencer, lanes and LFSRs
+    at the same time: up to B words a cycle. The host address j * groups + g
+    is split by slicing its bits (the config requires power-of-two groups).
     """
 
     def __init__(self, cfg: AcceleratorConfig, layer: int, words: torch.Tensor, counter_bits: int = 32,
@@ -224,10 +225,14 @@ class LayerUpdate(wiring.Component):
         expected = (self.n_in, self.groups, cfg.lanes)
         if tuple(words.shape) != expected:
             raise ValueError(f"layer {layer}: weight words must be {list(expected)}, got {list(words.shape)}")
-        self.bank_rows = -(-self.n_in // cfg.banks)
-        padded = torch.zeros(self.bank_rows * cfg.banks, self.groups, cfg.lanes, dtype=words.dtype)
+        self.row_classes, self.group_classes = cfg.bank_classes(layer)
+        self.bank_rows = -(-self.n_in // self.row_classes)
+        self.bank_groups = self.groups // self.group_classes  # words of a row in one bank
+        padded = torch.zeros(self.bank_rows * self.row_classes, self.groups, cfg.lanes, dtype=words.dtype)
         padded[:self.n_in] = words
-        self.bank_words = [padded[bank::cfg.banks].reshape(-1, cfg.lanes).tolist() for bank in range(cfg.banks)]
+        self.bank_words = [padded[row_class::self.row_classes, group_class::self.group_classes]
+                           .reshape(-1, cfg.lanes).tolist()
+                           for row_class in range(self.row_classes) for group_class in range(self.group_classes)]
         self.layouts = layouts = Layouts(cfg)
         depth = self.n_in * self.groups
         self.pre_words = pre_words(self.n_in, cfg.lanes)
@@ -247,9 +252,10 @@ class LayerUpdate(wiring.Component):
         """The bank of host word address ``addr`` (row j * groups + group) and its address in that bank."""
         if self.cfg.banks == 1:
             return Const(0, 1), addr
-        group_bits, bank_bits = (self.groups - 1).bit_length(), (self.cfg.banks - 1).bit_length()
-        row = addr[group_bits:]
-        return row[:bank_bits], Cat(addr[:group_bits], row[bank_bits:])
+        bits = lambda n: (n - 1).bit_length()  # noqa: E731 (every count here is a power of two)
+        group, row = addr[:bits(self.groups)], addr[bits(self.groups):]
+        row_bits, group_bits = bits(self.row_classes), bits(self.group_classes)
+        return Cat(group[:group_bits], row[:row_bits]), Cat(group[group_bits:], row[row_bits:])
 
     def elaborate(self, platform):
         m = Module()
@@ -281,7 +287,7 @@ class LayerUpdate(wiring.Component):
         startable = self.start & active.any()
         if self.single_port:  # the memories write their initial words after reset: busy, and no walk starts
             startable &= ~Cat(walk.loading for walk in walks).any()
-        m.d.comb += [walk.start.eq(startable) for walk in walks]
+        m.d.comb += [walk.start.eq(startable & walk.active.any()) for walk in walks]
         with m.If(startable):
             m.d.sync += decay.eq(self.decay)
         m.d.comb += [self.weight_data.eq(select([walk.read_data for walk in walks], read_bank)),
@@ -298,9 +304,10 @@ class LayerUpdate(wiring.Component):
     def _walk(self, m: Module, bank: int, pres: Memory, factors: Memory, active: Signal, decay: Signal,
               host_bank: Value, host_local: Value) -> "_Walk":
         """Bank ``bank``'s memory and its walk over the rows j = bank (mod B) with a non-zero pre trace."""
-        cfg, layouts, groups, lanes, banks = self.cfg, self.layouts, self.groups, self.cfg.lanes, self.cfg.banks
-        n_words, depth = self.pre_words, self.bank_rows * groups
-        walk = _Walk(layouts, len(self.visits))
+        cfg, layouts, groups, lanes = self.cfg, self.layouts, self.groups, self.cfg.lanes
+        n_words, depth = self.pre_words, self.bank_rows * self.bank_groups
+        row_class, group_class = divmod(bank, self.group_classes)
+        walk = _Walk(layouts, groups, len(self.visits))
         if self.single_port:
             m.submodules[f"weights{bank}"] = weights = SinglePortMemory(layouts.word, depth, self.bank_words[bank])
             m.d.comb += walk.loading.eq(weights.loading)
@@ -323,9 +330,12 @@ class LayerUpdate(wiring.Component):
             """The set bits of ``bits`` strictly above ``index``."""
             return bits & ~((Const(2, width + 1) << index) - 1)[:width]
 
+        # This bank's groups (g mod S = its group class) that learn, and its rows (j mod R = its row class).
+        m.d.comb += walk.active.eq(active & Const(sum(1 << g for g in range(groups)
+                                                      if g % self.group_classes == group_class), groups))
         group = Signal(range(max(groups, 2)))
-        _, first = lowest(active, groups)
-        has_next, following = lowest(above(active, group, groups), groups)
+        _, first = lowest(walk.active, groups)
+        has_next, following = lowest(above(walk.active, group, groups), groups)
 
         # The pre memory's read address defaults to the current word, so in SCAN its output holds word
         # ``word``; in VISIT it reads one word ahead and holds word ``word + 1``.
@@ -338,8 +348,8 @@ class LayerUpdate(wiring.Component):
         pending = Signal(lanes)                # its active rows (of this bank) not visited yet
         row_pre = Signal(layouts.pre)
         row_base = Signal(range(depth))
-        bank_bits = (banks - 1).bit_length()
-        own_lanes = Const(sum(1 << lane for lane in range(lanes) if lane % banks == bank), lanes)
+        row_bits, group_bits = (self.row_classes - 1).bit_length(), (self.group_classes - 1).bit_length()
+        own_lanes = Const(sum(1 << lane for lane in range(lanes) if lane % self.row_classes == row_class), lanes)
 
         def nonzero_rows(pre_word):
             return Cat(pre_word[lane].trace != 0 for lane in range(lanes)) & own_lanes
@@ -349,7 +359,8 @@ class LayerUpdate(wiring.Component):
             _, lane = lowest(rows, lanes)
             m.d.sync += [row_pre.eq(pre_word.as_value().word_select(lane, layouts.pre.size)),
                          pending.eq(above(rows, lane, lanes)), word_pres.eq(pre_word),
-                         row_base.eq(((word_index * lanes + lane) >> bank_bits) * groups), group.eq(first)]
+                         row_base.eq(((word_index * lanes + lane) >> row_bits) * self.bank_groups),
+                         group.eq(first)]
 
         # Second stage: the word and factors read last cycle are held with their pre trace and noise; third
         # stage: the lanes' rounded products (multiply, add noise); fourth: shift, add, saturate and write back
@@ -400,7 +411,7 @@ class LayerUpdate(wiring.Component):
                 with m.Else():
                     m.d.comb += next_word.eq(word + 1)
             with m.State("VISIT"):
-                address = row_base + group
+                address = row_base + (group >> group_bits)
                 # Look one word ahead, so an active row of the next word follows without a SCAN cycle.
                 m.d.comb += pre_rd.addr.eq(word + 1)
                 ahead = nonzero_rows(pre_rd.data)
@@ -433,11 +444,13 @@ class LayerUpdate(wiring.Component):
 
 
 class _Walk:
-    """What ``LayerUpdate`` sees of one bank's walk: its start and busy, a visit strobe (its LFSRs step) and its
-    visits so far, the word its memory read for the host, and whether the memory still writes its initial words."""
+    """What ``LayerUpdate`` sees of one bank's walk: its start and busy, the learning groups it walks, a visit
+    strobe (its LFSRs step) and its visits so far, the word its memory read for the host, and whether the memory
+    still writes its initial words."""
 
-    def __init__(self, layouts: Layouts, counter_bits: int):
+    def __init__(self, layouts: Layouts, groups: int, counter_bits: int):
         self.start, self.busy, self.visit, self.loading = Signal(), Signal(), Signal(), Signal()
+        self.active = Signal(groups)  # the learning groups this bank walks
         self.read_data = Signal(layouts.word)
         self.visits = Signal(counter_bits)
 

@@ -323,9 +323,9 @@ class AcceleratorConfig:
     """Elaboration-time parameters of one accelerator, shared by model, RTL and driver.
 
     ``lanes`` (P) weights sit in a memory word; ``banks`` (B) splits every
-    layer's weight memory by input row (row j in bank j mod B), each bank with
-    its own P update lanes and LFSRs, so the learning walk updates up to B
-    words a cycle from the same block RAMs.
+    layer's weight memory (``bank_classes``), each bank with its own P update
+    lanes and LFSRs, so the learning walk updates up to B words a cycle from
+    the same block RAMs.
     """
 
     network: NetworkShape = field(default_factory=NetworkShape)
@@ -383,6 +383,14 @@ class AcceleratorConfig:
     def groups(self) -> tuple[int, ...]:
         """Per layer: memory words per input row (a word holds ``lanes`` weights of consecutive neurons)."""
         return tuple(-(-n // self.lanes) for n in self.network.layer_sizes[1:])
+
+    def bank_classes(self, layer: int) -> tuple[int, int]:
+        """How layer ``layer``'s words split over the B update banks: R row classes (j mod R) times S group
+        classes (g mod S), bank = (j mod R) * S + g mod S, S = min(groups, B). A layer with at least B words
+        per row gives every bank every row and a B-th of its groups (an even split whenever all groups learn),
+        a narrower one (the readout) also splits its rows."""
+        group_classes = min(self.groups[layer], self.banks)
+        return self.banks // group_classes, group_classes
 
     @property
     def lr_shift_hidden(self) -> int:

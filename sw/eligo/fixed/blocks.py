@@ -144,8 +144,9 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
 
     ``words`` is [n_in, groups, lanes] (address = j * groups + g). A word is
     visited iff q_j != 0 and its group has a lane with a non-zero causal or
-    non-causal factor. Row j belongs to bank j mod B (``cfg.banks``); each
-    bank visits its rows ascending, then group g ascending, and the layer's
+    non-causal factor. Word (j, g) belongs to bank (j mod R) * S + g mod S
+    (``cfg.bank_classes``); each bank visits its words row j ascending, then
+    group g ascending, and the layer's
     LFSRs of that bank (``bank_lanes``) step once per visit, before the state
     is used, so the result does not depend on how the walks of the banks (and
     of the layers) interleave. ``lfsr_steps`` holds each bank's steps so far.
@@ -165,27 +166,31 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
     column_groups = columns // lanes
     active = np.zeros(n_groups, dtype=bool)
     active[column_groups] = True
-    n_active = int(np.count_nonzero(active))
     all_rows = pre_trace.nonzero()[0]
-    if n_active == 0 or len(all_rows) == 0:
+    if not active.any() or len(all_rows) == 0:
         return words, tuple(lfsr_steps)
     # The product fits in int32 for all but the widest formats; int32 halves the memory traffic.
     dtype = np.int32 if cfg.update_product_bits < 32 else np.int64
-    in_visit = columns if n_active == n_groups else (active.cumsum() - 1)[column_groups] * lanes + columns % lanes
+    row_classes, group_classes = cfg.bank_classes(layer)
     flat = memory.reshape(-1)
     steps_after = []
     for bank, steps in enumerate(lfsr_steps):
-        rows = all_rows[all_rows % cfg.banks == bank]
+        row_class, group_class = divmod(bank, group_classes)
+        rows = all_rows[all_rows % row_classes == row_class]
+        bank_active = active & (np.arange(n_groups) % group_classes == group_class)
+        n_active = int(np.count_nonzero(bank_active))
         visits = len(rows) * n_active
         steps_after.append(steps + visits)
         if visits == 0:
             continue
-        product = causal[columns].astype(dtype) * pre_trace[rows, None].astype(dtype)
+        mine = bank_active[column_groups]
+        bank_columns = columns[mine]
+        # Row i's visit of its k-th active group is the bank's visit i * n_active + k: a column reads its lane.
+        in_visit = (bank_active.cumsum() - 1)[column_groups[mine]] * lanes + bank_columns % lanes
+        product = causal[bank_columns].astype(dtype) * pre_trace[rows, None].astype(dtype)
         if with_noncausal:
-            product += noncausal[columns].astype(dtype) * np.asarray(pre_spikes)[rows, None].astype(dtype)
+            product += noncausal[bank_columns].astype(dtype) * np.asarray(pre_spikes)[rows, None].astype(dtype)
         if cfg.learning.stochastic_rounding:
-            # Row i's visit of its k-th active group is the bank's visit i * n_active + k; a column reads its
-            # lane of that visit.
             states = bank_lanes(cfg, layer, bank, steps + 1, visits).reshape(len(rows), -1)
             change = stochastic_shift(product, states[:, in_visit], lr_shift, cfg.lfsr.bits)
         else:  # round half up
@@ -193,7 +198,7 @@ def update_layer(words, causal, noncausal, pre_trace, pre_spikes, lr_shift: int,
         # Most changes are 0 (a weight in range plus 0 stays itself): only the others are read, added, saturated.
         change = change.ravel()
         changed = change.nonzero()[0]
-        where = ((rows * (n_groups * lanes))[:, None] + columns).ravel()[changed]
+        where = ((rows * (n_groups * lanes))[:, None] + bank_columns).ravel()[changed]
         flat[where] = saturate(flat[where] + change[changed], cfg.weight_bits)
     return words, tuple(steps_after)
 
