@@ -54,11 +54,12 @@ class SoftmaxError(wiring.Component):
     """e_k = u [k = label] - (2 u E_k + S) // 2S, E_k = exp_values[(max z - z_k) >> shift]; ``start`` latches.
 
     ``tess`` picks ``tess_softmax_shift`` instead of ``readout_softmax_shift``.
-    One class per cycle for the max, one per cycle for the exps and their sum,
-    then one quotient bit per cycle of a restoring divider shared by the
-    classes: no path wider than one compare, one table read and one add, so
-    the unit keeps up with the rest of the engine's clock. ``busy`` falls when
-    ``errors`` hold the result (2 C + C * bits(u) cycles after ``start``).
+    One class per cycle for the max, one per cycle for the exps' table indices
+    (the table read and the sum a cycle behind), then one quotient bit per cycle
+    of a restoring divider shared by the classes: no path wider than one
+    compare, one subtraction or one table read and one add, so the unit keeps
+    up with the rest of the engine's clock. ``busy`` falls when ``errors`` hold
+    the result (2 C + 2 + C * bits(u) cycles after ``start``).
     """
 
     def __init__(self, cfg: AcceleratorConfig):
@@ -79,7 +80,6 @@ class SoftmaxError(wiring.Component):
         learning, classes = self.cfg.learning, self.cfg.network.n_classes
         unit = learning.error_unit
         quotient_bits = unit.bit_length()
-        table = Array(learning.exp_values)
         largest_exp = max(learning.exp_values)
         total_bits = (largest_exp * classes).bit_length()
 
@@ -98,6 +98,16 @@ class SoftmaxError(wiring.Component):
         klass = Signal(range(max(classes, 2)))
         label = Signal(range(classes))
         logit = Array(held[k] for k in range(classes))[klass]
+        # The exp stage: a class's table index goes to a synchronous ROM, so the subtraction and the table read
+        # are in one cycle, the exp and the sum in the next.
+        m.submodules.exp_table = exp_table = Memory(shape=range(largest_exp + 1), depth=len(learning.exp_values),
+                                                    init=learning.exp_values)
+        exp_read = exp_table.read_port()
+        in_table, index_class, index_valid = Signal(), Signal.like(klass), Signal()
+        value = Mux(in_table, exp_read.data, 0)
+        m.d.sync += index_valid.eq(0)
+        with m.If(index_valid):
+            m.d.sync += [exps[index_class].eq(value), total.eq(total + value)]
 
         def load(k):
             return [remainder.eq(2 * unit * exps[k] + (denominator >> 1)),
@@ -115,15 +125,23 @@ class SoftmaxError(wiring.Component):
                 with m.If(klass == classes - 1):
                     m.d.sync += klass.eq(0)
                     m.next = "EXP"
-            with m.State("EXP"):
+            with m.State("EXP"):  # the table index of a class; its exp and the sum follow a cycle later
                 m.d.comb += self.busy.eq(1)
                 distance = (largest - logit).as_unsigned()
                 index = Mux(tess, distance >> learning.tess_softmax_shift, distance >> learning.readout_softmax_shift)
-                value = Mux(index < len(learning.exp_values), table[index], 0)
-                m.d.sync += [exps[klass].eq(value), total.eq(total + value), klass.eq(klass + 1)]
+                m.d.comb += exp_read.addr.eq(index)
+                m.d.sync += [in_table.eq(index < len(learning.exp_values)), index_class.eq(klass),
+                             index_valid.eq(1), klass.eq(klass + 1)]
                 with m.If(klass == classes - 1):
-                    m.d.sync += [denominator.eq(2 * (total + value)), klass.eq(0)]
-                    m.next = "LOAD"
+                    m.d.sync += klass.eq(0)
+                    m.next = "SUM"
+            with m.State("SUM"):  # the last class's exp is added this cycle
+                m.d.comb += self.busy.eq(1)
+                m.next = "DENOMINATOR"
+            with m.State("DENOMINATOR"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += denominator.eq(2 * total)
+                m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [*load(klass), quotient.eq(0), bit.eq(quotient_bits - 1)]
@@ -177,12 +195,13 @@ class BackProjection(wiring.Component):
     One pass over the readout's weight memory (``weight_addr`` out,
     ``weight_data`` in a cycle later; address = i * G1 + g, so hidden neuron
     i's C weights are its G1 consecutive words): a word's P products with
-    the errors of its classes go through an adder tree into a register, and
+    the errors of its classes (the word and the products each registered) go through an adder tree into a
+    register, and
     a neuron's G1 partial sums into an accumulator that rounds, shifts and
     saturates into lane i mod P of a staged group of signals. A full group is
     written to a small memory (G0 words of P signals) that ``group`` reads, a
     cycle later on ``signals``. ``start`` begins the pass; ``errors`` must hold
-    from then until ``busy`` falls, n_hidden * G1 + 3 cycles later. The readout's
+    from then until ``busy`` falls, n_hidden * G1 + 5 cycles later. The readout's
     weights are on chip, so the signal needs no copy of them (no weight transport).
     """
 
@@ -216,7 +235,12 @@ class BackProjection(wiring.Component):
         neuron, readout_group = Signal(range(max(n_hidden, 2))), Signal(range(max(readout_groups, 2)))
         # Stage 1 (the word read last cycle): which neuron and group it belongs to.
         read_valid, read_neuron, read_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
-        # Stage 2: the word's partial sum.
+        # Stage 2: the word, registered (the block RAM's output is slow), then its P products: the memory, the
+        # multipliers and the adder tree never share a cycle.
+        word_valid, word_neuron, word_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
+        word = Signal.like(self.weight_data)
+        product_valid, product_neuron, product_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
+        # Stage 3: the word's partial sum.
         partial_valid, partial_neuron, partial_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
         partial, total = Signal(signed(total_bits)), Signal(signed(total_bits))
         staged = Signal.like(self.signals)
@@ -235,10 +259,16 @@ class BackProjection(wiring.Component):
 
         errors = [[self.errors[k] if k < classes else 0 for k in range(lane, readout_groups * lanes, lanes)]
                   for lane in range(lanes)]
-        products = [self.weight_data[lane] * (column[0] if readout_groups == 1 else Array(column)[read_group])
-                    for lane, column in enumerate(errors)]
-        m.d.sync += [partial_valid.eq(read_valid), partial_neuron.eq(read_neuron), partial_group.eq(read_group),
-                     partial.eq(tree_sum(products))]
+        m.d.sync += [word_valid.eq(read_valid), word_neuron.eq(read_neuron), word_group.eq(read_group),
+                     word.eq(self.weight_data)]
+        products = []
+        for lane, column in enumerate(errors):
+            product = word[lane] * (column[0] if readout_groups == 1 else Array(column)[word_group])
+            products.append(Signal.like(product, name=f"product{lane}"))
+            m.d.sync += products[-1].eq(product)
+        m.d.sync += [product_valid.eq(word_valid), product_neuron.eq(word_neuron), product_group.eq(word_group),
+                     partial_valid.eq(product_valid), partial_neuron.eq(product_neuron),
+                     partial_group.eq(product_group), partial.eq(tree_sum(products))]
 
         shift = cfg.bp_shift
         running_total = Mux(partial_group == 0, 0, total) + partial
@@ -253,5 +283,5 @@ class BackProjection(wiring.Component):
             with m.If((lane == lanes - 1) | (partial_neuron == n_hidden - 1)):
                 m.d.sync += [flush.eq(1), flush_group.eq(partial_neuron >> lane_bits)]
         m.d.comb += [write.en.eq(flush), write.addr.eq(flush_group), write.data.eq(staged)]
-        m.d.comb += self.busy.eq(running | read_valid | partial_valid | flush)
+        m.d.comb += self.busy.eq(running | read_valid | word_valid | product_valid | partial_valid | flush)
         return m

@@ -37,7 +37,7 @@ class NeuronCore(wiring.Component):
     does (at most ``groups`` + 1 cycles).
 
     ``weight_addr``/``weight_data`` reach the layer's weight memory (one cycle
-    latency). ``busy`` is high while an event, a fire or a clear is in
+    latency) while ``weight_read`` is high. ``busy`` is high while an event, a fire or a clear is in
     flight. ``probe_addr`` reads a group's membranes, post traces and scores
     (one cycle latency) for checking; ``factor_addr`` reads the Psi and
     previous post trace of the last fire, which the learning phase needs.
@@ -67,6 +67,7 @@ class NeuronCore(wiring.Component):
         super().__init__({
             "events": In(stream.Signature(range(self.n_in))),
             "weight_addr": Out(range(self.n_in * self.groups)),
+            "weight_read": Out(1),
             "weight_data": In(lanes_of(signed(cfg.weight_bits), cfg)),
             "fire": In(1),
             "clear": In(1),
@@ -97,23 +98,22 @@ class NeuronCore(wiring.Component):
         mem_probe = memories["membranes"].read_port()
         m.d.comb += [mem_probe.addr.eq(self.probe_addr), self.probe_membranes.eq(mem_probe.data)]
 
-        # Integration: an accepted event issues its groups' reads one per cycle; the next stage adds.
-        event_row = Signal(range(self.n_in))
-        event_group = Signal(range(max(groups, 2)))
-        event_busy = Signal()
+        # Integration: an accepted event issues its groups' reads one per cycle, from the cycle after it is taken
+        # (the weight address comes from registers, not from the stream); the next stage adds. The next event is
+        # taken while the last group issues, so back-to-back events still cost ``groups`` cycles each.
         issue = Signal()
         issue_row = Signal(range(self.n_in))
         issue_group = Signal(range(max(groups, 2)))
         fire_busy, clear_busy = Signal(), Signal()
-        m.d.comb += self.events.ready.eq(~event_busy & ~fire_busy & ~clear_busy)
-        with m.If(event_busy):
-            m.d.comb += [issue.eq(1), issue_row.eq(event_row), issue_group.eq(event_group)]
+        last = issue_group == groups - 1
+        m.d.comb += self.events.ready.eq((~issue | last) & ~fire_busy & ~clear_busy)
+        with m.If(issue & ~last):
+            m.d.sync += issue_group.eq(issue_group + 1)
         with m.Elif(self.events.valid & self.events.ready):
-            m.d.comb += [issue.eq(1), issue_row.eq(self.events.payload), issue_group.eq(0)]
-        with m.If(issue):
-            last = issue_group == groups - 1
-            m.d.sync += [event_busy.eq(~last), event_row.eq(issue_row), event_group.eq(issue_group + 1)]
-        m.d.comb += self.weight_addr.eq(issue_row * groups + issue_group)
+            m.d.sync += [issue.eq(1), issue_row.eq(self.events.payload), issue_group.eq(0)]
+        with m.Else():
+            m.d.sync += issue.eq(0)
+        m.d.comb += [self.weight_addr.eq(issue_row * groups + issue_group), self.weight_read.eq(issue)]
         add_valid = Signal()
         add_group = Signal(range(max(groups, 2)))
         m.d.sync += [add_valid.eq(issue), add_group.eq(issue_group)]
@@ -139,10 +139,10 @@ class NeuronCore(wiring.Component):
         with m.If(self.clear | self.abort):
             m.d.sync += clear_busy.eq(1)
         with m.If(self.abort):
-            m.d.sync += [event_busy.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0), write_valid.eq(0),
+            m.d.sync += [issue.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0), write_valid.eq(0),
                          walk_group.eq(0)]
         m.d.comb += [
-            self.busy.eq(event_busy | add_valid | fire_busy | fire_valid | write_valid | clear_busy),
+            self.busy.eq(issue | add_valid | fire_busy | fire_valid | write_valid | clear_busy),
             acc_rd.addr.eq(Mux(fire_busy, walk_group, issue_group)),
             mem_rd.addr.eq(walk_group),
         ]
