@@ -86,7 +86,8 @@ class SoftmaxError(wiring.Component):
         held = Signal.like(self.logits)
         tess = Signal()
         largest = Signal.like(self.logits[0])
-        exps = Array(Signal(range(max(learning.exp_values) + 1), name=f"exp{k}") for k in range(classes))
+        # Each class's 2 u E_k, the divider's dividend less S (the table holds it beside E_k: no multiplier).
+        scaled_exps = Array(Signal(range(2 * unit * largest_exp + 1), name=f"scaled_exp{k}") for k in range(classes))
         total = Signal(total_bits)
         denominator = Signal(total_bits + 1)
         # The dividend 2 u E_k + S at its largest, and the divisor 2S shifted to the quotient bit being tried: a
@@ -100,17 +101,19 @@ class SoftmaxError(wiring.Component):
         logit = Array(held[k] for k in range(classes))[klass]
         # The exp stage: a class's table index goes to a synchronous ROM, so the subtraction and the table read
         # are in one cycle, the exp and the sum in the next.
-        m.submodules.exp_table = exp_table = Memory(shape=range(largest_exp + 1), depth=len(learning.exp_values),
-                                                    init=learning.exp_values)
+        entry = data.StructLayout({"exp": range(largest_exp + 1), "scaled": range(2 * unit * largest_exp + 1)})
+        m.submodules.exp_table = exp_table = Memory(shape=entry, depth=len(learning.exp_values),
+                                                    init=[{"exp": e, "scaled": 2 * unit * e}
+                                                          for e in learning.exp_values])
         exp_read = exp_table.read_port()
         in_table, index_class, index_valid = Signal(), Signal.like(klass), Signal()
-        value = Mux(in_table, exp_read.data, 0)
         m.d.sync += index_valid.eq(0)
         with m.If(index_valid):
-            m.d.sync += [exps[index_class].eq(value), total.eq(total + value)]
+            m.d.sync += [scaled_exps[index_class].eq(Mux(in_table, exp_read.data.scaled, 0)),
+                         total.eq(total + Mux(in_table, exp_read.data.exp, 0))]
 
         def load(k):
-            return [remainder.eq(2 * unit * exps[k] + (denominator >> 1)),
+            return [remainder.eq(scaled_exps[k] + (denominator >> 1)),
                     divisor.eq(denominator << (quotient_bits - 1))]
 
         with m.FSM():

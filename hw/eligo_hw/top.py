@@ -175,14 +175,16 @@ class Accelerator(wiring.Component):
         counting = engine.counting
         duplicate = delayed(m, counting.duplicate_event)
         bad_opcode, bad_address = delayed(m, decoder.rejecting.opcode), delayed(m, decoder.rejecting.address)
-        rejected_here = taken & out_of_sequence & ~discarding
+        # Counted a cycle after the word is taken, as the engine's and decoder's strobes are: the counters' enables
+        # are not on the stream handshake's path.
+        rejected_here = delayed(m, taken & out_of_sequence & ~discarding)
         m.d.comb += [
             raised["bad_opcode"].eq(bad_opcode), raised["bad_address"].eq(bad_address),
             raised["bad_sequence"].eq(rejected_here | duplicate), raised["sample_aborted"].eq(aborting),
-            counted["aborted_words"].eq(dropped),
+            counted["aborted_words"].eq(delayed(m, dropped)),
             counted["events_in"].eq(event_taken & ~duplicate),
             counted["bad_words"].eq(bad_opcode | bad_address | rejected_here | duplicate),
-            counted["samples"].eq(good & is_end),
+            counted["samples"].eq(delayed(m, good & is_end)),
             counted["cycles_integrate"].eq(delayed(m, counting.integrate)),
             counted["cycles_fire"].eq(delayed(m, counting.fire | counting.readout | counting.traces)),
             counted["cycles_learn"].eq(delayed(m, counting.learn)),
