@@ -477,8 +477,11 @@ class LayerEngine(wiring.Component):
             units = [*(layer.busy for layer in layers), *(layer.scanning for layer in layers), step.softmax.busy]
             if step.back is not None:
                 units.append(step.back.busy)
+            # No event arrives here, so the input bitmap is cleared every cycle, not on the units' idle (its 512
+            # enables would hang on every unit's busy flag).
+            m.d.sync += step.inputs[0].eq(0)
             with m.If(~Cat(*units).any()):
-                m.d.sync += [step.inputs[0].eq(0), step.index.eq(0), step.labelled.eq(0), step.started.eq(0)]
+                m.d.sync += [step.index.eq(0), step.labelled.eq(0), step.started.eq(0)]
                 m.next = "RUN"
 
 

@@ -11,7 +11,7 @@ weight memory, one word a cycle.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -98,7 +98,12 @@ class SoftmaxError(wiring.Component):
         bit = Signal(range(quotient_bits))
         klass = Signal(range(max(classes, 2)))
         label = Signal(range(classes))
-        logit = Array(held[k] for k in range(classes))[klass]
+        # The logits rotate one class a cycle through MAX and EXP, so the class in turn is always ``held[0]``: no
+        # class multiplexer before the compare or the subtraction.
+        logit, bits = held[0], len(held[0])
+
+        def rotated(logits):
+            return Cat(logits.as_value()[bits:], logits.as_value()[:bits])
         # The exp stage: a class's table index goes to a synchronous ROM, so the subtraction and the table read
         # are in one cycle, the exp and the sum in the next.
         entry = data.StructLayout({"exp": range(largest_exp + 1), "scaled": range(2 * unit * largest_exp + 1)})
@@ -119,12 +124,13 @@ class SoftmaxError(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [held.eq(self.logits), tess.eq(self.tess), label.eq(self.label),
+                    m.d.sync += [held.eq(rotated(self.logits)), tess.eq(self.tess), label.eq(self.label),
                                  largest.eq(self.logits[0]), klass.eq(1 % classes), total.eq(0)]
                     m.next = "MAX" if classes > 1 else "EXP"
             with m.State("MAX"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [largest.eq(Mux(logit > largest, logit, largest)), klass.eq(klass + 1)]
+                m.d.sync += [largest.eq(Mux(logit > largest, logit, largest)), held.eq(rotated(held)),
+                             klass.eq(klass + 1)]
                 with m.If(klass == classes - 1):
                     m.d.sync += klass.eq(0)
                     m.next = "EXP"
@@ -134,7 +140,7 @@ class SoftmaxError(wiring.Component):
                 index = Mux(tess, distance >> learning.tess_softmax_shift, distance >> learning.readout_softmax_shift)
                 m.d.comb += exp_read.addr.eq(index)
                 m.d.sync += [in_table.eq(index < len(learning.exp_values)), index_class.eq(klass),
-                             index_valid.eq(1), klass.eq(klass + 1)]
+                             index_valid.eq(1), held.eq(rotated(held)), klass.eq(klass + 1)]
                 with m.If(klass == classes - 1):
                     m.d.sync += klass.eq(0)
                     m.next = "SUM"

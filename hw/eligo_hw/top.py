@@ -214,9 +214,10 @@ class Accelerator(wiring.Component):
     def _weights(self, m, regs, engine, write_pulse, host_waiting, read_allowed, bad_address):
         """WEIGHT_* registers on the engine's weight port, which is the host's only while the engine is idle.
 
-        The port's word is fresh when the engine was idle this cycle and the last, with WEIGHT_ADDR unchanged
-        and no write: a write_weight waits for that, then writes; an AXI read of WEIGHT_RDATA is not taken
-        (ARREADY low) before that. While the host waits, stream words are held so the engine reaches idle.
+        The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write:
+        an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that; a write_weight waits for that and
+        the engine idle this cycle too, then writes. While the host waits, stream words are held so the engine
+        reaches idle.
         """
         cfg, layout, regmap = self.cfg, self.layout, self.regmap
         address = regmap["WEIGHT_ADDR"]
@@ -238,7 +239,10 @@ class Accelerator(wiring.Component):
         idle_before, wrote_before, address_before = Signal(), Signal(), Signal.like(regs.weight_addr)
         m.d.sync += [idle_before.eq(engine.idle), wrote_before.eq(host.we),
                      address_before.eq(regs.weight_addr)]
-        fresh = engine.idle & idle_before & ~wrote_before & (address_before == regs.weight_addr)
+        # The port's address was the host's last cycle, so its word is on ``rdata`` now: a read needs no more, and
+        # depends on registers only; a write also needs the engine idle now.
+        word_read = idle_before & ~wrote_before & (address_before == regs.weight_addr)
+        fresh = engine.idle & word_read
         write_pending = Signal()
         with m.If(write_pulse & in_range):
             m.d.sync += write_pending.eq(1)
@@ -248,9 +252,9 @@ class Accelerator(wiring.Component):
 
         rdata_word = self.regmap["WEIGHT_RDATA"].offset >> 2
         reads_weight = self.s_axil.arvalid & (self.s_axil.araddr[2:] == rdata_word)
-        m.d.comb += read_allowed.eq(~reads_weight | fresh | ~in_range)
+        m.d.comb += read_allowed.eq(~reads_weight | word_read | ~in_range)
         m.d.sync += host_waiting.eq((write_pending & ~host.we) | (write_pulse & in_range)
-                                    | (reads_weight & ~fresh))
+                                    | (reads_weight & ~word_read))
         read_taken = reads_weight & self.s_axil.arready
         m.d.comb += bad_address.eq((write_pulse | read_taken) & ~in_range)
 
