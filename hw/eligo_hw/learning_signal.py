@@ -11,7 +11,7 @@ weight memory, one word a cycle.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -83,7 +83,7 @@ class SoftmaxError(wiring.Component):
         largest_exp = max(learning.exp_values)
         total_bits = (largest_exp * classes).bit_length()
 
-        held = Signal.like(self.logits)
+        held = [Signal.like(self.logits[k], name=f"held{k}") for k in range(classes)]
         tess = Signal()
         largest = Signal.like(self.logits[0])
         # Each class's 2 u E_k, the divider's dividend less S (the table holds it beside E_k: no multiplier).
@@ -100,10 +100,10 @@ class SoftmaxError(wiring.Component):
         label = Signal(range(classes))
         # The logits rotate one class a cycle through MAX and EXP, so the class in turn is always ``held[0]``: no
         # class multiplexer before the compare or the subtraction.
-        logit, bits = held[0], len(held[0])
+        logit = held[0]
 
-        def rotated(logits):
-            return Cat(logits.as_value()[bits:], logits.as_value()[:bits])
+        def rotate(logits):
+            return [held[k].eq(logits[(k + 1) % classes]) for k in range(classes)]
         # The exp stage: a class's table index goes to a synchronous ROM, so the subtraction and the table read
         # are in one cycle, the exp and the sum in the next.
         entry = data.StructLayout({"exp": range(largest_exp + 1), "scaled": range(2 * unit * largest_exp + 1)})
@@ -124,12 +124,12 @@ class SoftmaxError(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [held.eq(rotated(self.logits)), tess.eq(self.tess), label.eq(self.label),
+                    m.d.sync += [*rotate(self.logits), tess.eq(self.tess), label.eq(self.label),
                                  largest.eq(self.logits[0]), klass.eq(1 % classes), total.eq(0)]
                     m.next = "MAX" if classes > 1 else "EXP"
             with m.State("MAX"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [largest.eq(Mux(logit > largest, logit, largest)), held.eq(rotated(held)),
+                m.d.sync += [largest.eq(Mux(logit > largest, logit, largest)), *rotate(held),
                              klass.eq(klass + 1)]
                 with m.If(klass == classes - 1):
                     m.d.sync += klass.eq(0)
@@ -140,7 +140,7 @@ class SoftmaxError(wiring.Component):
                 index = Mux(tess, distance >> learning.tess_softmax_shift, distance >> learning.readout_softmax_shift)
                 m.d.comb += exp_read.addr.eq(index)
                 m.d.sync += [in_table.eq(index < len(learning.exp_values)), index_class.eq(klass),
-                             index_valid.eq(1), held.eq(rotated(held)), klass.eq(klass + 1)]
+                             index_valid.eq(1), *rotate(held), klass.eq(klass + 1)]
                 with m.If(klass == classes - 1):
                     m.d.sync += klass.eq(0)
                     m.next = "SUM"
