@@ -304,8 +304,13 @@ class OutputPacketiser(wiring.Component):
         ]
         with m.If(offer_ready):
             m.d.sync += [out.tvalid.eq(offer_valid), out.tdata.eq(offer_data), out.tlast.eq(offer_last)]
+        # A spike is counted the cycle after it is taken (the engine's handshake and the counters' enables in
+        # separate cycles); one taken as ``clear`` forgets the sample is not counted, as before.
+        spike_taken, spike_layer = Signal(), Signal.like(item.layer)
+        m.d.sync += [spike_taken.eq(items.valid & items.ready & ~item.score & ~self.clear),
+                     spike_layer.eq(item.layer)]
         for layer, spike_count in enumerate(counts):
-            saturating_increment(m, spike_count, items.valid & items.ready & ~item.score & (item.layer == layer))
+            saturating_increment(m, spike_count, spike_taken & (spike_layer == layer))
         accepted = offer_valid & offer_ready
         with m.If(accepted):
             with m.If(offer_last):
