@@ -116,15 +116,20 @@ class LayerDatapath(wiring.Component):
             core.factor_addr.eq(self.factor_addr),
             self.factor_psi.eq(core.factor_psi), self.factor_post.eq(core.factor_post),
         ]
+        # The factors reach the update sequencer a cycle after the engine forms them (its multipliers and the
+        # sequencer's test for a non-zero group in separate cycles); its walk starts later than that.
         learn = self.learn
-        m.d.comb += [update.factor_we.eq(learn.factor_we), update.factor_addr.eq(learn.factor_addr),
-                     update.factor_data.eq(learn.factor_data), update.start.eq(learn.start),
+        m.d.sync += [update.factor_we.eq(learn.factor_we), update.factor_addr.eq(learn.factor_addr),
+                     update.factor_data.eq(learn.factor_data)]
+        m.d.comb += [update.start.eq(learn.start),
                      update.decay.eq(learn.decay), update.noise.eq(learn.noise), learn.busy.eq(update.busy),
                      learn.lfsr_step.eq(update.lfsr_step), learn.visits.eq(update.visits)]
 
-        # The weight memory: the core reads it while integrating, the port's user while enabled.
+        # The weight memory: the core reads it while integrating, the port's user otherwise (it writes only while
+        # enabled). The address is picked by the core's registered read flag, not by ``enable``, which the engine
+        # derives from the command stream in the same cycle.
         weights = self.weights
-        m.d.comb += [update.weight_addr.eq(Mux(weights.enable, weights.addr, core.weight_addr)),
+        m.d.comb += [update.weight_addr.eq(Mux(core.weight_read, core.weight_addr, weights.addr)),
                      update.weight_we.eq(weights.enable & weights.we), update.weight_wdata.eq(weights.wdata),
                      weights.rdata.eq(update.weight_data), core.weight_data.eq(update.weight_data)]
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -165,13 +165,13 @@ class LayerEngine(wiring.Component):
         cfg, layers = self.cfg, self.layers
         lanes, classes = cfg.lanes, cfg.network.n_classes
         m.d.comb += [layer.inputs.eq(x) for layer, x in zip(layers, step.inputs)]
-        for layer, spiked, pending, z, n in zip(layers, step.inputs[1:], step.pending, step.z, cfg.network.hidden):
+        for layer, spiked, unsent, z, n in zip(layers, step.inputs[1:], step.unsent, step.z, cfg.network.hidden):
             result = layer.result
             negative = Signal(classes * lanes)  # B's signs driven unconditionally
             m.d.comb += negative.eq(square_wave_negative(cfg, n, result.group))
             with m.If(layer.result_valid):
                 m.d.sync += [spiked.word_select(result.group, lanes).eq(result.spikes),
-                             pending.word_select(result.group, lanes).eq(result.spikes)]
+                             unsent.bit_select(result.group, 1).eq(result.spikes.any())]
                 if z is not None:
                     for k in range(classes):
                         terms = [Mux(result.spikes[lane], Mux(negative[k * lanes + lane], -1, 1), 0)
@@ -299,10 +299,9 @@ class LayerEngine(wiring.Component):
         """The output and command buses, driven unconditionally: a bit that is constant in every branch of a
         conditional assignment is lost by the Verilog backend (X in Icarus). Only their strobes follow the state."""
         cfg, readout = self.cfg, self.layers[-1]
-        lowest = select(step.lowest, step.transfer_layer)
         score = readout.probe.scores.as_value().word_select(step.klass % cfg.lanes, cfg.readout.score_bits)
         m.d.comb += [self.output.payload.score.eq(step.in_scores), self.output.payload.layer.eq(step.transfer_layer),
-                     self.output.payload.index.eq(Mux(step.in_scores, step.klass, lowest)),
+                     self.output.payload.index.eq(Mux(step.in_scores, step.klass, step.spike)),
                      self.output.payload.value.eq(Mux(step.in_scores, score.as_signed(), step.index)),
                      self.commands.ready.eq(step.ready & ~step.refuse),
                      self.layers[0].events.payload.eq(self.commands.payload.payload)]
@@ -311,14 +310,17 @@ class LayerEngine(wiring.Component):
         """RUN: take a command; EVENT into the first layer, TICK fires it."""
         command, first = self.commands.payload, self.layers[0]
         inputs = step.inputs[0]
-        duplicate = inputs.bit_select(command.payload, 1)
+        # An input's bit is set the cycle after its event is taken (the decoder of the payload and the take are
+        # not in one cycle with the bitmap's 512 enables); the next event is compared with it meanwhile.
+        marking, marked = Signal(), Signal.like(command.payload)
+        m.d.sync += marking.eq(0)
+        with m.If(marking):
+            m.d.sync += inputs.bit_select(marked, 1).eq(1)
+        duplicate = inputs.bit_select(command.payload, 1) | (marking & (marked == command.payload))
         with m.Switch(command.kind):
-            with m.Case(Kind.EVENT):
-                with m.If(duplicate):
-                    m.d.comb += step.ready.eq(1)
-                with m.Else():
-                    m.d.comb += [first.events.valid.eq(self.commands.valid & ~step.refuse),
-                                 step.ready.eq(first.events.ready)]
+            with m.Case(Kind.EVENT):  # taken when the core can take one, so the repeat check is not on the handshake
+                m.d.comb += [first.events.valid.eq(self.commands.valid & ~step.refuse & ~duplicate),
+                             step.ready.eq(first.events.ready)]
             with m.Case(Kind.TICK):
                 m.d.comb += step.ready.eq(~first.busy)
             with m.Default():
@@ -332,7 +334,7 @@ class LayerEngine(wiring.Component):
                         m.d.comb += self.counting.duplicate_event.eq(1)
                         saturating_increment(m, self.counters.duplicate_events, 1)
                     with m.Else():
-                        m.d.sync += inputs.bit_select(command.payload, 1).eq(1)
+                        m.d.sync += [marking.eq(1), marked.eq(command.payload)]
                 with m.Case(Kind.LABEL):
                     with m.If(step.started | (command.payload >= self.cfg.network.n_classes)):
                         m.d.sync += self.error.eq(1)
@@ -351,20 +353,32 @@ class LayerEngine(wiring.Component):
     def _transfer(self, m, step: _Step, state, index: int):
         """FIRE l: hidden layer l fires; TRANSFER l: its spikes leave on ``output`` into layer l + 1, which fires."""
         layer, following = self.layers[index], self.layers[index + 1]
-        pending = step.pending[index]
+        unsent, lanes = step.unsent[index], self.cfg.lanes
+        spiked = step.inputs[index + 1]
+        spiked_words = Cat(spiked, Const(0, len(unsent) * lanes - len(spiked)))
         with state(f"FIRE{index}"):
             with m.If(~layer.busy):
                 m.d.comb += following.scan.eq(1)
                 m.d.sync += step.transfer_layer.eq(index)
                 m.next = f"TRANSFER{index}"
         with state(f"TRANSFER{index}"):
-            has_pending = pending.any()
-            m.d.comb += [self.output.valid.eq(has_pending & following.events.ready),
-                         following.events.valid.eq(has_pending & self.output.ready),
-                         following.events.payload.eq(step.lowest[index])]
-            with m.If(has_pending & self.output.ready & following.events.ready):
-                m.d.sync += pending.bit_select(step.lowest[index], 1).eq(0)
-            with m.If(~has_pending & ~following.busy):
+            # Two small priority encoders instead of one over the whole layer: ``step.word`` holds the spikes not
+            # yet sent of one group (loaded from the lowest group in ``unsent``), and the lowest of them moves into
+            # a register (``step.spike``) the cycle before it is offered, so no encoder feeds the next layer's
+            # weight address in the same cycle. A group costs one cycle to load.
+            word, word_group, spike_valid, spike = step.word, step.word_group, step.spike_valid, step.spike
+            has_pending = (word != 0) | unsent.any()
+            m.d.comb += [self.output.valid.eq(spike_valid & following.events.ready),
+                         following.events.valid.eq(spike_valid & self.output.ready),
+                         following.events.payload.eq(spike)]
+            with m.If(~spike_valid | (self.output.ready & following.events.ready)):
+                m.d.sync += [spike_valid.eq(word != 0), spike.eq(word_group * lanes + lowest_set(word)),
+                             word.eq(word & (word - 1))]  # the lowest set bit cleared
+            with m.If((word == 0) & unsent.any()):
+                group = lowest_set(unsent)
+                m.d.sync += [word.eq(spiked_words.word_select(group, lanes)), word_group.eq(group),
+                             unsent.bit_select(group, 1).eq(0)]
+            with m.If(~has_pending & ~spike_valid & ~following.busy):
                 m.d.comb += following.fire.eq(1)
                 m.next = f"FIRE{index + 1}" if index + 1 < len(self.layers) - 1 else "READOUT_FIRE"
 
@@ -460,14 +474,17 @@ class LayerEngine(wiring.Component):
                         m.next = "CLEAR"
         with state("ABORT", abortable=False):
             m.d.comb += [layer.abort.eq(1) for layer in layers]
-            m.d.sync += [pending.eq(0) for pending in step.pending]
+            m.d.sync += [step.spike_valid.eq(0), step.word.eq(0), *(unsent.eq(0) for unsent in step.unsent)]
             m.next = "CLEAR"
         with state("CLEAR", abortable=False):
             units = [*(layer.busy for layer in layers), *(layer.scanning for layer in layers), step.softmax.busy]
             if step.back is not None:
                 units.append(step.back.busy)
+            # No event arrives here, so the input bitmap is cleared every cycle, not on the units' idle (its 512
+            # enables would hang on every unit's busy flag).
+            m.d.sync += step.inputs[0].eq(0)
             with m.If(~Cat(*units).any()):
-                m.d.sync += [step.inputs[0].eq(0), step.index.eq(0), step.labelled.eq(0), step.started.eq(0)]
+                m.d.sync += [step.index.eq(0), step.labelled.eq(0), step.started.eq(0)]
                 m.next = "RUN"
 
 
@@ -479,8 +496,13 @@ class _Step:
         logits = data.ArrayLayout(signed(logit_bits(cfg)), classes)
         self.inputs = [Signal(cfg.network.n_inputs, name="inputs"),  # each layer's input spikes of this step
                        *(Signal(n, name=f"spiked{index}") for index, n in enumerate(hidden))]
-        self.pending = [Signal(n, name=f"pending{index}") for index, n in enumerate(hidden)]  # not yet sent on
-        self.lowest = [lowest_set(pending) for pending in self.pending]
+        # The transfer of a hidden layer's spikes: its groups with spikes not yet sent on, the spikes not yet sent
+        # of the group being sent, and the next spike, on offer while ``spike_valid``.
+        self.unsent = [Signal(max(groups, 2), name=f"unsent{index}") for index, groups in enumerate(cfg.groups[:-1])]
+        self.word = Signal(cfg.lanes)
+        self.word_group = Signal(range(max(*cfg.groups[:-1], 2)))
+        self.spike_valid = Signal()
+        self.spike = Signal(range(max(*hidden, 2)))
         tess = cfg.learning.rule == "tess"
         self.z = [Signal(logits, name=f"z{index}") if tess else None for index in range(len(hidden))]
         self.logits = Signal(logits)

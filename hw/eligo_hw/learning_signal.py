@@ -54,11 +54,12 @@ class SoftmaxError(wiring.Component):
     """e_k = u [k = label] - (2 u E_k + S) // 2S, E_k = exp_values[(max z - z_k) >> shift]; ``start`` latches.
 
     ``tess`` picks ``tess_softmax_shift`` instead of ``readout_softmax_shift``.
-    One class per cycle for the max, one per cycle for the exps and their sum,
-    then one quotient bit per cycle of a restoring divider shared by the
-    classes: no path wider than one compare, one table read and one add, so
-    the unit keeps up with the rest of the engine's clock. ``busy`` falls when
-    ``errors`` hold the result (2 C + C * bits(u) cycles after ``start``).
+    One class per cycle for the max, one per cycle for the exps' table indices
+    (the table read and the sum a cycle behind), then one quotient bit per cycle
+    of a restoring divider shared by the classes: no path wider than one
+    compare, one subtraction or one table read and one add, so the unit keeps
+    up with the rest of the engine's clock. ``busy`` falls when ``errors`` hold
+    the result (2 C + 2 + C * bits(u) cycles after ``start``).
     """
 
     def __init__(self, cfg: AcceleratorConfig):
@@ -79,14 +80,14 @@ class SoftmaxError(wiring.Component):
         learning, classes = self.cfg.learning, self.cfg.network.n_classes
         unit = learning.error_unit
         quotient_bits = unit.bit_length()
-        table = Array(learning.exp_values)
         largest_exp = max(learning.exp_values)
         total_bits = (largest_exp * classes).bit_length()
 
-        held = Signal.like(self.logits)
+        held = [Signal.like(self.logits[k], name=f"held{k}") for k in range(classes)]
         tess = Signal()
         largest = Signal.like(self.logits[0])
-        exps = Array(Signal(range(max(learning.exp_values) + 1), name=f"exp{k}") for k in range(classes))
+        # Each class's 2 u E_k, the divider's dividend less S (the table holds it beside E_k: no multiplier).
+        scaled_exps = Array(Signal(range(2 * unit * largest_exp + 1), name=f"scaled_exp{k}") for k in range(classes))
         total = Signal(total_bits)
         denominator = Signal(total_bits + 1)
         # The dividend 2 u E_k + S at its largest, and the divisor 2S shifted to the quotient bit being tried: a
@@ -97,33 +98,59 @@ class SoftmaxError(wiring.Component):
         bit = Signal(range(quotient_bits))
         klass = Signal(range(max(classes, 2)))
         label = Signal(range(classes))
-        logit = Array(held[k] for k in range(classes))[klass]
+        # The logits rotate one class a cycle through MAX and EXP, so the class in turn is always ``held[0]``: no
+        # class multiplexer before the compare or the subtraction.
+        logit = held[0]
+
+        def rotate(logits):
+            return [held[k].eq(logits[(k + 1) % classes]) for k in range(classes)]
+        # The exp stage: a class's table index goes to a synchronous ROM, so the subtraction and the table read
+        # are in one cycle, the exp and the sum in the next.
+        entry = data.StructLayout({"exp": range(largest_exp + 1), "scaled": range(2 * unit * largest_exp + 1)})
+        m.submodules.exp_table = exp_table = Memory(shape=entry, depth=len(learning.exp_values),
+                                                    init=[{"exp": e, "scaled": 2 * unit * e}
+                                                          for e in learning.exp_values])
+        exp_read = exp_table.read_port()
+        in_table, index_class, index_valid = Signal(), Signal.like(klass), Signal()
+        m.d.sync += index_valid.eq(0)
+        with m.If(index_valid):
+            m.d.sync += [scaled_exps[index_class].eq(Mux(in_table, exp_read.data.scaled, 0)),
+                         total.eq(total + Mux(in_table, exp_read.data.exp, 0))]
 
         def load(k):
-            return [remainder.eq(2 * unit * exps[k] + (denominator >> 1)),
+            return [remainder.eq(scaled_exps[k] + (denominator >> 1)),
                     divisor.eq(denominator << (quotient_bits - 1))]
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [held.eq(self.logits), tess.eq(self.tess), label.eq(self.label),
+                    m.d.sync += [*rotate(self.logits), tess.eq(self.tess), label.eq(self.label),
                                  largest.eq(self.logits[0]), klass.eq(1 % classes), total.eq(0)]
                     m.next = "MAX" if classes > 1 else "EXP"
             with m.State("MAX"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [largest.eq(Mux(logit > largest, logit, largest)), klass.eq(klass + 1)]
+                m.d.sync += [largest.eq(Mux(logit > largest, logit, largest)), *rotate(held),
+                             klass.eq(klass + 1)]
                 with m.If(klass == classes - 1):
                     m.d.sync += klass.eq(0)
                     m.next = "EXP"
-            with m.State("EXP"):
+            with m.State("EXP"):  # the table index of a class; its exp and the sum follow a cycle later
                 m.d.comb += self.busy.eq(1)
                 distance = (largest - logit).as_unsigned()
                 index = Mux(tess, distance >> learning.tess_softmax_shift, distance >> learning.readout_softmax_shift)
-                value = Mux(index < len(learning.exp_values), table[index], 0)
-                m.d.sync += [exps[klass].eq(value), total.eq(total + value), klass.eq(klass + 1)]
+                m.d.comb += exp_read.addr.eq(index)
+                m.d.sync += [in_table.eq(index < len(learning.exp_values)), index_class.eq(klass),
+                             index_valid.eq(1), *rotate(held), klass.eq(klass + 1)]
                 with m.If(klass == classes - 1):
-                    m.d.sync += [denominator.eq(2 * (total + value)), klass.eq(0)]
-                    m.next = "LOAD"
+                    m.d.sync += klass.eq(0)
+                    m.next = "SUM"
+            with m.State("SUM"):  # the last class's exp is added this cycle
+                m.d.comb += self.busy.eq(1)
+                m.next = "DENOMINATOR"
+            with m.State("DENOMINATOR"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += denominator.eq(2 * total)
+                m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [*load(klass), quotient.eq(0), bit.eq(quotient_bits - 1)]
@@ -177,12 +204,13 @@ class BackProjection(wiring.Component):
     One pass over the readout's weight memory (``weight_addr`` out,
     ``weight_data`` in a cycle later; address = i * G1 + g, so hidden neuron
     i's C weights are its G1 consecutive words): a word's P products with
-    the errors of its classes go through an adder tree into a register, and
+    the errors of its classes (the word and the products each registered) go through an adder tree into a
+    register, and
     a neuron's G1 partial sums into an accumulator that rounds, shifts and
     saturates into lane i mod P of a staged group of signals. A full group is
     written to a small memory (G0 words of P signals) that ``group`` reads, a
     cycle later on ``signals``. ``start`` begins the pass; ``errors`` must hold
-    from then until ``busy`` falls, n_hidden * G1 + 3 cycles later. The readout's
+    from then until ``busy`` falls, n_hidden * G1 + 5 cycles later. The readout's
     weights are on chip, so the signal needs no copy of them (no weight transport).
     """
 
@@ -216,7 +244,12 @@ class BackProjection(wiring.Component):
         neuron, readout_group = Signal(range(max(n_hidden, 2))), Signal(range(max(readout_groups, 2)))
         # Stage 1 (the word read last cycle): which neuron and group it belongs to.
         read_valid, read_neuron, read_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
-        # Stage 2: the word's partial sum.
+        # Stage 2: the word, registered (the block RAM's output is slow), then its P products: the memory, the
+        # multipliers and the adder tree never share a cycle.
+        word_valid, word_neuron, word_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
+        word = Signal.like(self.weight_data)
+        product_valid, product_neuron, product_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
+        # Stage 3: the word's partial sum.
         partial_valid, partial_neuron, partial_group = Signal(), Signal.like(neuron), Signal.like(readout_group)
         partial, total = Signal(signed(total_bits)), Signal(signed(total_bits))
         staged = Signal.like(self.signals)
@@ -235,10 +268,16 @@ class BackProjection(wiring.Component):
 
         errors = [[self.errors[k] if k < classes else 0 for k in range(lane, readout_groups * lanes, lanes)]
                   for lane in range(lanes)]
-        products = [self.weight_data[lane] * (column[0] if readout_groups == 1 else Array(column)[read_group])
-                    for lane, column in enumerate(errors)]
-        m.d.sync += [partial_valid.eq(read_valid), partial_neuron.eq(read_neuron), partial_group.eq(read_group),
-                     partial.eq(tree_sum(products))]
+        m.d.sync += [word_valid.eq(read_valid), word_neuron.eq(read_neuron), word_group.eq(read_group),
+                     word.eq(self.weight_data)]
+        products = []
+        for lane, column in enumerate(errors):
+            product = word[lane] * (column[0] if readout_groups == 1 else Array(column)[word_group])
+            products.append(Signal.like(product, name=f"product{lane}"))
+            m.d.sync += products[-1].eq(product)
+        m.d.sync += [product_valid.eq(word_valid), product_neuron.eq(word_neuron), product_group.eq(word_group),
+                     partial_valid.eq(product_valid), partial_neuron.eq(product_neuron),
+                     partial_group.eq(product_group), partial.eq(tree_sum(products))]
 
         shift = cfg.bp_shift
         running_total = Mux(partial_group == 0, 0, total) + partial
@@ -253,5 +292,5 @@ class BackProjection(wiring.Component):
             with m.If((lane == lanes - 1) | (partial_neuron == n_hidden - 1)):
                 m.d.sync += [flush.eq(1), flush_group.eq(partial_neuron >> lane_bits)]
         m.d.comb += [write.en.eq(flush), write.addr.eq(flush_group), write.data.eq(staged)]
-        m.d.comb += self.busy.eq(running | read_valid | partial_valid | flush)
+        m.d.comb += self.busy.eq(running | read_valid | word_valid | product_valid | partial_valid | flush)
         return m

@@ -6,10 +6,10 @@ weight word j*groups + g and adds its P weights into the P wide current
 accumulators of group g (never overflowing, ``AcceleratorConfig.accumulator_bits``).
 ``fire`` then walks the groups once, one per cycle, doing the rest of the
 model's step for P neurons at a time (``docs/fixed-point.md``, "One time
-step"): saturate the current, leak and integrate (the fire stage, a cycle
-after the reads), then Psi, threshold and reset, post trace (the write
-stage, a cycle later, so neither stage holds a chain of more than a few
-adders); the readout instead adds its integrated logits to the scores.
+step"): saturate the current and leak the membrane (the fire stage, a cycle
+after the reads), integrate (a cycle later), then Psi, threshold and reset,
+post trace (the write stage, a cycle later still, so no stage holds a chain
+of more than a few adders); the readout instead adds its integrated logits to the scores.
 Each group's result leaves on ``result`` for one cycle.
 """
 
@@ -37,7 +37,7 @@ class NeuronCore(wiring.Component):
     does (at most ``groups`` + 1 cycles).
 
     ``weight_addr``/``weight_data`` reach the layer's weight memory (one cycle
-    latency). ``busy`` is high while an event, a fire or a clear is in
+    latency) while ``weight_read`` is high. ``busy`` is high while an event, a fire or a clear is in
     flight. ``probe_addr`` reads a group's membranes, post traces and scores
     (one cycle latency) for checking; ``factor_addr`` reads the Psi and
     previous post trace of the last fire, which the learning phase needs.
@@ -67,6 +67,7 @@ class NeuronCore(wiring.Component):
         super().__init__({
             "events": In(stream.Signature(range(self.n_in))),
             "weight_addr": Out(range(self.n_in * self.groups)),
+            "weight_read": Out(1),
             "weight_data": In(lanes_of(signed(cfg.weight_bits), cfg)),
             "fire": In(1),
             "clear": In(1),
@@ -97,23 +98,22 @@ class NeuronCore(wiring.Component):
         mem_probe = memories["membranes"].read_port()
         m.d.comb += [mem_probe.addr.eq(self.probe_addr), self.probe_membranes.eq(mem_probe.data)]
 
-        # Integration: an accepted event issues its groups' reads one per cycle; the next stage adds.
-        event_row = Signal(range(self.n_in))
-        event_group = Signal(range(max(groups, 2)))
-        event_busy = Signal()
+        # Integration: an accepted event issues its groups' reads one per cycle, from the cycle after it is taken
+        # (the weight address comes from registers, not from the stream); the next stage adds. The next event is
+        # taken while the last group issues, so back-to-back events still cost ``groups`` cycles each.
         issue = Signal()
         issue_row = Signal(range(self.n_in))
         issue_group = Signal(range(max(groups, 2)))
         fire_busy, clear_busy = Signal(), Signal()
-        m.d.comb += self.events.ready.eq(~event_busy & ~fire_busy & ~clear_busy)
-        with m.If(event_busy):
-            m.d.comb += [issue.eq(1), issue_row.eq(event_row), issue_group.eq(event_group)]
+        last = issue_group == groups - 1
+        m.d.comb += self.events.ready.eq((~issue | last) & ~fire_busy & ~clear_busy)
+        with m.If(issue & ~last):
+            m.d.sync += issue_group.eq(issue_group + 1)
         with m.Elif(self.events.valid & self.events.ready):
-            m.d.comb += [issue.eq(1), issue_row.eq(self.events.payload), issue_group.eq(0)]
-        with m.If(issue):
-            last = issue_group == groups - 1
-            m.d.sync += [event_busy.eq(~last), event_row.eq(issue_row), event_group.eq(issue_group + 1)]
-        m.d.comb += self.weight_addr.eq(issue_row * groups + issue_group)
+            m.d.sync += [issue.eq(1), issue_row.eq(self.events.payload), issue_group.eq(0)]
+        with m.Else():
+            m.d.sync += issue.eq(0)
+        m.d.comb += [self.weight_addr.eq(issue_row * groups + issue_group), self.weight_read.eq(issue)]
         add_valid = Signal()
         add_group = Signal(range(max(groups, 2)))
         m.d.sync += [add_valid.eq(issue), add_group.eq(issue_group)]
@@ -123,10 +123,12 @@ class NeuronCore(wiring.Component):
         fire_valid = Signal()
         fire_group = Signal(range(max(groups, 2)))
         m.d.sync += fire_valid.eq(0)
-        # The fire stage integrates one cycle after its reads; the write stage fires and writes back the next.
-        write_valid = Signal()
-        write_group = Signal(range(max(groups, 2)))
-        m.d.sync += [write_valid.eq(fire_valid), write_group.eq(fire_group)]
+        # The fire stage saturates the current and leaks the membrane one cycle after its reads, the integrate
+        # stage adds them the next, and the write stage fires and writes back the one after.
+        integrate_valid, write_valid = Signal(), Signal()
+        integrate_group, write_group = Signal(range(max(groups, 2))), Signal(range(max(groups, 2)))
+        m.d.sync += [integrate_valid.eq(fire_valid), integrate_group.eq(fire_group),
+                     write_valid.eq(integrate_valid), write_group.eq(integrate_group)]
         with m.If(fire_busy | clear_busy):
             with m.If(walk_group == groups - 1):
                 m.d.sync += [fire_busy.eq(0), clear_busy.eq(0), walk_group.eq(0)]
@@ -139,10 +141,10 @@ class NeuronCore(wiring.Component):
         with m.If(self.clear | self.abort):
             m.d.sync += clear_busy.eq(1)
         with m.If(self.abort):
-            m.d.sync += [event_busy.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0), write_valid.eq(0),
-                         walk_group.eq(0)]
+            m.d.sync += [issue.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0), integrate_valid.eq(0),
+                         write_valid.eq(0), walk_group.eq(0)]
         m.d.comb += [
-            self.busy.eq(event_busy | add_valid | fire_busy | fire_valid | write_valid | clear_busy),
+            self.busy.eq(issue | add_valid | fire_busy | fire_valid | integrate_valid | write_valid | clear_busy),
             acc_rd.addr.eq(Mux(fire_busy, walk_group, issue_group)),
             mem_rd.addr.eq(walk_group),
         ]
@@ -159,8 +161,10 @@ class NeuronCore(wiring.Component):
         after = Signal(self.layouts["membranes"])
         for lane in range(lanes):
             v = mem_rd.data[lane]
-            current = saturate(acc_rd.data[lane], fmt.input_bits)
-            m.d.sync += integrated[lane].eq(saturate(v - (v >> fmt.leak_shift) + current, fmt.membrane_bits))
+            leaked = Signal(signed(fmt.membrane_bits + 1), name=f"leaked{lane}")
+            current = Signal(signed(fmt.input_bits), name=f"current{lane}")
+            m.d.sync += [leaked.eq(v - (v >> fmt.leak_shift)), current.eq(saturate(acc_rd.data[lane], fmt.input_bits)),
+                         integrated[lane].eq(saturate(leaked + current, fmt.membrane_bits))]
             fired = integrated[lane] >= fmt.threshold
             m.d.comb += spikes[lane].eq(0 if self.readout else fired)
             if self.readout:
@@ -188,8 +192,8 @@ class NeuronCore(wiring.Component):
     def _scores(self, m, memory, integrated, write_valid, write_group, clear_busy, walk_group):
         """score <- sat(score + logits), read with the membranes and written back in the write stage."""
         score_wr, score_rd, probe = memory.write_port(), memory.read_port(), memory.read_port()
-        held = Signal.like(score_rd.data)
-        m.d.sync += held.eq(score_rd.data)
+        early, held = Signal.like(score_rd.data), Signal.like(score_rd.data)  # with the fire, integrate stages
+        m.d.sync += [early.eq(score_rd.data), held.eq(early)]
         m.d.comb += [score_rd.addr.eq(walk_group), probe.addr.eq(self.probe_addr), self.probe_scores.eq(probe.data),
                      score_wr.en.eq(write_valid | clear_busy),
                      score_wr.addr.eq(Mux(clear_busy, walk_group, write_group))]
@@ -206,8 +210,8 @@ class NeuronCore(wiring.Component):
         psi_wr, psi_rd = psis.write_port(), psis.read_port()
         m.submodules.previous = previous = Memory(shape=self.layouts["traces"], depth=self.groups, init=[])
         prev_wr, prev_rd = previous.write_port(), previous.read_port()
-        held = Signal.like(post_rd.data)  # the post traces read with the membranes, for the write stage
-        m.d.sync += held.eq(post_rd.data)
+        early, held = Signal.like(post_rd.data), Signal.like(post_rd.data)  # read with the membranes, for the write
+        m.d.sync += [early.eq(post_rd.data), held.eq(early)]                  # stage two cycles later
         m.d.comb += [
             post_rd.addr.eq(walk_group), post_probe.addr.eq(self.probe_addr), self.probe_post.eq(post_probe.data),
             psi_rd.addr.eq(self.factor_addr), prev_rd.addr.eq(self.factor_addr),

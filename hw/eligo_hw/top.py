@@ -178,14 +178,16 @@ class Accelerator(wiring.Component):
         counting = engine.counting
         duplicate = delayed(m, counting.duplicate_event)
         bad_opcode, bad_address = delayed(m, decoder.rejecting.opcode), delayed(m, decoder.rejecting.address)
-        rejected_here = taken & out_of_sequence & ~discarding
+        # Counted a cycle after the word is taken, as the engine's and decoder's strobes are: the counters' enables
+        # are not on the stream handshake's path.
+        rejected_here = delayed(m, taken & out_of_sequence & ~discarding)
         m.d.comb += [
             raised["bad_opcode"].eq(bad_opcode), raised["bad_address"].eq(bad_address),
             raised["bad_sequence"].eq(rejected_here | duplicate), raised["sample_aborted"].eq(aborting),
-            counted["aborted_words"].eq(dropped),
+            counted["aborted_words"].eq(delayed(m, dropped)),
             counted["events_in"].eq(event_taken & ~duplicate),
             counted["bad_words"].eq(bad_opcode | bad_address | rejected_here | duplicate),
-            counted["samples"].eq(good & is_end),
+            counted["samples"].eq(delayed(m, good & is_end)),
             counted["cycles_integrate"].eq(delayed(m, counting.integrate)),
             counted["cycles_fire"].eq(delayed(m, counting.fire | counting.readout | counting.traces)),
             counted["cycles_learn"].eq(delayed(m, counting.learn)),
@@ -215,9 +217,10 @@ class Accelerator(wiring.Component):
     def _weights(self, m, regs, engine, write_pulse, host_waiting, read_allowed, bad_address):
         """WEIGHT_* registers on the engine's weight port, which is the host's only while the engine is idle.
 
-        The port's word is fresh when the engine was idle this cycle and the last, with WEIGHT_ADDR unchanged
-        and no write: a write_weight waits for that, then writes; an AXI read of WEIGHT_RDATA is not taken
-        (ARREADY low) before that. While the host waits, stream words are held so the engine reaches idle.
+        The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write:
+        an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that; a write_weight waits for that and
+        the engine idle this cycle too, then writes. While the host waits, stream words are held so the engine
+        reaches idle.
         """
         cfg, layout, regmap = self.cfg, self.layout, self.regmap
         address = regmap["WEIGHT_ADDR"]
@@ -239,7 +242,10 @@ class Accelerator(wiring.Component):
         idle_before, wrote_before, address_before = Signal(), Signal(), Signal.like(regs.weight_addr)
         m.d.sync += [idle_before.eq(engine.idle), wrote_before.eq(host.we),
                      address_before.eq(regs.weight_addr)]
-        fresh = engine.idle & idle_before & ~wrote_before & (address_before == regs.weight_addr)
+        # The port's address was the host's last cycle, so its word is on ``rdata`` now: a read needs no more, and
+        # depends on registers only; a write also needs the engine idle now.
+        word_read = idle_before & ~wrote_before & (address_before == regs.weight_addr)
+        fresh = engine.idle & word_read
         write_pending = Signal()
         with m.If(write_pulse & in_range):
             m.d.sync += write_pending.eq(1)
@@ -249,9 +255,9 @@ class Accelerator(wiring.Component):
 
         rdata_word = self.regmap["WEIGHT_RDATA"].offset >> 2
         reads_weight = self.s_axil.arvalid & (self.s_axil.araddr[2:] == rdata_word)
-        m.d.comb += read_allowed.eq(~reads_weight | fresh | ~in_range)
+        m.d.comb += read_allowed.eq(~reads_weight | word_read | ~in_range)
         m.d.sync += host_waiting.eq((write_pending & ~host.we) | (write_pulse & in_range)
-                                    | (reads_weight & ~fresh))
+                                    | (reads_weight & ~word_read))
         read_taken = reads_weight & self.s_axil.arready
         m.d.comb += bad_address.eq((write_pulse | read_taken) & ~in_range)
 
@@ -301,8 +307,13 @@ class OutputPacketiser(wiring.Component):
         ]
         with m.If(offer_ready):
             m.d.sync += [out.tvalid.eq(offer_valid), out.tdata.eq(offer_data), out.tlast.eq(offer_last)]
+        # A spike is counted the cycle after it is taken (the engine's handshake and the counters' enables in
+        # separate cycles); one taken as ``clear`` forgets the sample is not counted, as before.
+        spike_taken, spike_layer = Signal(), Signal.like(item.layer)
+        m.d.sync += [spike_taken.eq(items.valid & items.ready & ~item.score & ~self.clear),
+                     spike_layer.eq(item.layer)]
         for layer, spike_count in enumerate(counts):
-            saturating_increment(m, spike_count, items.valid & items.ready & ~item.score & (item.layer == layer))
+            saturating_increment(m, spike_count, spike_taken & (spike_layer == layer))
         accepted = offer_valid & offer_ready
         with m.If(accepted):
             with m.If(offer_last):
