@@ -13,8 +13,9 @@ signal), all at batch 1:
     A sample's cycles run from its first word (LABEL, or its first event) to the engine's idle after its
     scores, the command stream fed one word per cycle and the scores taken at once: the engine alone, no
     host transport (``driver_throughput`` measures that). Cycles x the clock of a committed build: the
-    ULX3S ``engine`` build (512-128-10, P = 16, the only committed engine of this size), at its achieved Fmax
-    although it missed its 50 MHz constraint, and at the 50 MHz target as a second row.
+    ULX3S ``accelerator-default`` build (the whole chip, 512-128-10, P = 16, one update bank) at the clock it
+    met. With ``--banks`` the chip also runs with B update banks (``AcceleratorConfig.banks``): the same
+    clock is then an assumption, said so in the row (``bench/design_space.py`` builds the banked datapath).
 
 CPU rates are per second of this process's CPU time (the fastest of ``--repeats`` runs from the same
 weights, each after a warm-up sample), which other jobs disturb far less than wall time; wall-clock rates
@@ -27,6 +28,7 @@ from ``--seed``; timings are not.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -44,11 +46,19 @@ from eligo.fixed.train import FloatTwin, float_twin, model_from_float
 from eligo.words import Opcode, encode
 
 DATASET = "gestures"
-BUILD = Path(__file__).resolve().parent.parent / "bitstreams" / "ulx3s-85f" / "engine" / "summary.json"
-TARGET_MHZ = 50.0
-ROWS = {"float_cpu_batch1": "float twin, CPU", "float_cpu_batch1_offline": "offline float S-TLLR, CPU",
-        "integer_model": "integer model, CPU", "chip": "chip, engine build's Fmax",
-        "chip_at_target_clock": "chip, 50 MHz target"}
+BUILD = Path(__file__).resolve().parent.parent / "bitstreams" / "ulx3s-85f" / "accelerator-default" / "summary.json"
+CPU_ROWS = {"float_cpu_batch1": "float twin, CPU", "float_cpu_batch1_offline": "offline float S-TLLR, CPU",
+            "integer_model": "integer model, CPU"}
+
+
+def chip_row(banks: int) -> str:
+    return "chip" if banks == 1 else f"chip_banks{banks}"
+
+
+def row_labels(banks: list[int]) -> dict[str, str]:
+    chip = {chip_row(b): "chip, its build's clock" if b == 1 else f"chip, {b} update banks, same clock"
+            for b in banks}
+    return {**CPU_ROWS, **chip}
 
 
 def chip_model(cfg: AcceleratorConfig, seed: int) -> FixedModel:
@@ -62,10 +72,12 @@ def draw(n: int, count: int, seed: int) -> list[int]:
 
 
 def build_clock(path: Path = BUILD) -> dict:
-    """The committed build's clock: achieved Fmax, its constraint, whether it met it, and what it holds."""
+    """The committed build's clock: the clock it runs at (its PLL's, where timing was met; else its Fmax), the
+    achieved Fmax, its constraint, whether it met it, and what it holds."""
     summary = json.loads(path.read_text())
     (net, fmax), = summary["fmax_mhz"].items()
-    return {"build": f"{summary['board']}/{summary['design']}", "fmax_mhz": fmax, "net": net,
+    clock = summary["clock_mhz"] if summary["timing_met"] else fmax
+    return {"build": f"{summary['board']}/{path.parent.name}", "clock_mhz": clock, "fmax_mhz": fmax, "net": net,
             "constraint_mhz": summary["constraint_mhz"][net], "timing_met": summary["timing_met"],
             "layer_sizes": summary["layer_sizes"], "lanes": summary["lanes"], "flow": summary["flow"],
             "part": summary["part"]}
@@ -142,8 +154,8 @@ def rtl_cycles(cfg: AcceleratorConfig, seed: int, count: int, simulator: str, wo
     bench = build_bench(simulator=simulator, sources=[source], toplevel="layer_engine", build_dir=work / "sim")
     build_s = time.perf_counter() - start
     report = work / "samples.json"
-    params = {"seed": seed, "train": draw(len(train), count, seed), "infer": draw(len(test), count, seed),
-              "report": str(report)}
+    params = {"config": cfg.to_dict(), "seed": seed, "train": draw(len(train), count, seed),
+              "infer": draw(len(test), count, seed), "report": str(report)}
     result = bench.run(Path(__file__).stem, params=params, seed=seed)
     return {**json.loads(report.read_text()), "simulator": simulator, "build_seconds": build_s,
             "bench_seconds": result.real_time_s}
@@ -158,7 +170,7 @@ async def engine_throughput(dut):
     from eligo_sim.runner import bench_params
 
     params = bench_params()
-    cfg = AcceleratorConfig()
+    cfg = AcceleratorConfig.from_dict(params["config"])
     model = chip_model(cfg, int(params["seed"]))
     train, test = embedded(DATASET)
     engine = Engine(dut, cfg, np.random.default_rng(0), idle=0.0, backpressure=0.0)
@@ -210,18 +222,19 @@ async def engine_throughput(dut):
 def plot(results: dict, path: Path) -> None:
     from eligo.plots import new_figure, save_figure
 
-    names = [name for name in ROWS if name in results]
-    fig, axis = new_figure(1, 1, figsize=(9, 4.5), layout="tight")
+    rows = results["rows"]
+    names = [name for name in rows if name in results]
+    fig, axis = new_figure(1, 1, figsize=(10, 4.5), layout="tight")
     x = np.arange(len(names))
     for offset, key, label in ((-0.2, "train_samples_per_s", "training"), (0.2, "infer_samples_per_s", "inference")):
         values = [results[name][key] for name in names]
         bars = axis.bar(x + offset, values, 0.4, label=label)
         axis.bar_label(bars, [f"{v:,.0f}" for v in values], fontsize=7)
     chip = results["chip"]
-    axis.set(xticks=x, xticklabels=[ROWS[name].replace(", ", "\n") for name in names], yscale="log",
+    axis.set(xticks=x, xticklabels=[rows[name].replace(", ", "\n") for name in names], yscale="log",
              ylabel="samples/s (batch 1)",
              title=f"{DATASET}, 512-128-10, S-TLLR: CPU one thread (load {results['load_average_1min']:.1f} on "
-                   f"{results['cpus']} CPUs); chip = RTL cycles x {chip['build']} Fmax {chip['clock_mhz']} MHz")
+                   f"{results['cpus']} CPUs); chip = RTL cycles x {chip['build']} at {chip['clock_mhz']} MHz")
     top = max(results[name][key] for name in names for key in ("train_samples_per_s", "infer_samples_per_s"))
     axis.set_ylim(10, 2 * top)  # bars on a log scale: a fixed floor, so their heights compare
     axis.title.set_fontsize(8)
@@ -236,52 +249,69 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20, help="gestures samples the RTL trains on, and infers")
     parser.add_argument("--cpu-samples", type=int, default=100, help="samples per CPU timing (training, inference)")
     parser.add_argument("--repeats", type=int, default=3, help="CPU timings per row (the fastest is kept)")
+    parser.add_argument("--banks", default="1,4", help="update banks of the chip rows (1 first: the built chip)")
+    parser.add_argument("--build", type=Path, default=BUILD, help="summary.json of the build whose clock counts")
     parser.add_argument("--simulator", default="verilator")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, default=None, help="folder for the RTL build, kept (default temporary)")
+    parser.add_argument("--work", type=Path, default=None, help="folder for the RTL builds, kept (default temporary)")
     add_out_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     commit = source_commit()
+    banks = [int(b) for b in args.banks.split(",")]
+    if banks[0] != 1:
+        parser.error("--banks must start with 1, the configuration the build is of")
+    rows = row_labels(banks)
     cfg = AcceleratorConfig()
-    clock = build_clock()
-    with tqdm(total=4, desc="throughput") as progress:
-        with tempfile.TemporaryDirectory() as temporary:
-            progress.set_postfix_str(f"RTL: {args.simulator} build and {2 * args.samples} samples")
-            rtl = rtl_cycles(cfg, args.seed, args.samples, args.simulator, args.work or Path(temporary))
-        progress.update(1)
+    clock = build_clock(args.build)
+    rtl = {}
+    with tqdm(total=len(banks) + 3, desc="throughput") as progress:
+        for count in banks:
+            progress.set_postfix_str(f"RTL, {count} bank(s): {args.simulator} build and {2 * args.samples} samples")
+            with tempfile.TemporaryDirectory() as temporary:
+                work = (args.work or Path(temporary)) / f"banks{count}"
+                rtl[count] = rtl_cycles(dataclasses.replace(cfg, banks=count), args.seed, args.samples,
+                                        args.simulator, work)
+            progress.update(1)
         progress.set_postfix_str("CPU rates")
         results = cpu_rates(cfg, args.seed, args.cpu_samples, args.repeats, progress)
-    cycles = {kind: [s["cycles"] for s in rtl["samples"] if s["kind"] == kind] for kind in ("train", "infer")}
-    results["chip"] = {**chip_rates(cycles["train"], cycles["infer"], clock["fmax_mhz"]), **clock,
-                       "method": f"RTL run ({args.simulator}) of the layer engine on {args.samples} + {args.samples} "
-                                 f"{DATASET} samples, bit-exact against the model"}
-    results["chip_cycles_per_sample"] = {  # where the cycles go: the learning walk and the integration
-        kind: {key: statistics.mean(s[key] for s in rtl["samples"] if s["kind"] == kind)
-               for key in ("cycles", "events", "spikes", "learn_words", "integrate_cycles", "fire_cycles",
-                           "readout_cycles", "traces_cycles", "learn_cycles", "stall_cycles")}
-        for kind in ("train", "infer")}
-    results["chip_at_target_clock"] = {**chip_rates(cycles["train"], cycles["infer"], TARGET_MHZ),
-                                       "build": "target clock (no committed build of this size meets it)"}
+    for count, run in rtl.items():
+        cycles = {kind: [s["cycles"] for s in run["samples"] if s["kind"] == kind] for kind in ("train", "infer")}
+        results[chip_row(count)] = {
+            **chip_rates(cycles["train"], cycles["infer"], clock["clock_mhz"]), **clock, "banks": count,
+            "method": f"RTL run ({args.simulator}) of the layer engine with {count} update bank(s) on "
+                      f"{args.samples} + {args.samples} {DATASET} samples, bit-exact against the model"
+                      + ("" if count == 1 else f"; the clock is {clock['build']}'s, which has one bank: "
+                                                f"an assumption, not a build")}
+        results[f"{chip_row(count)}_cycles_per_sample"] = {  # where the cycles go: learning walks, integration
+            kind: {key: statistics.mean(s[key] for s in run["samples"] if s["kind"] == kind)
+                   for key in ("cycles", "events", "spikes", "learn_words", "integrate_cycles", "fire_cycles",
+                               "readout_cycles", "traces_cycles", "learn_cycles", "stall_cycles")}
+            for kind in ("train", "infer")}
     reference = results["float_cpu_batch1"]
     results["ratios_to_float_cpu"] = {name: {kind: results[name][f"{kind}_samples_per_s"] /
                                              reference[f"{kind}_samples_per_s"] for kind in ("train", "infer")}
-                                      for name in ROWS}
+                                      for name in rows}
     print(f"{DATASET}, {'-'.join(map(str, cfg.network.layer_sizes))}, P={cfg.lanes}, rule {cfg.learning.rule}, "
           f"batch 1; CPU: one thread, load {machine_load()['load_average_1min']:.1f} on {machine_load()['cpus']} CPUs")
-    print(f"{'':28s} {'train/s':>10s} {'ratio':>8s} {'infer/s':>10s} {'ratio':>8s}")
-    for name, label in ROWS.items():
+    print(f"{'':36s} {'train/s':>10s} {'ratio':>8s} {'infer/s':>10s} {'ratio':>8s}")
+    for name, label in rows.items():
         ratio = results["ratios_to_float_cpu"][name]
-        print(f"{label:28s} {results[name]['train_samples_per_s']:10.1f} {ratio['train']:7.2f}x "
+        print(f"{label:36s} {results[name]['train_samples_per_s']:10.1f} {ratio['train']:7.2f}x "
               f"{results[name]['infer_samples_per_s']:10.1f} {ratio['infer']:7.2f}x")
-    print(f"chip: {results['chip']['cycles_per_sample_train']:.0f} cycles per training sample, "
-          f"{results['chip']['cycles_per_sample_infer']:.0f} per inference sample; {clock['build']} Fmax "
-          f"{clock['fmax_mhz']} MHz ({'met' if clock['timing_met'] else 'missed'} its {clock['constraint_mhz']} MHz)")
-    results.update(rtl_samples=rtl["samples"], rtl_simulator=rtl["simulator"], rtl_build_seconds=rtl["build_seconds"],
-                   rtl_bench_seconds=rtl["bench_seconds"], dataset=DATASET, network=list(cfg.network.layer_sizes),
-                   lanes=cfg.lanes, rule=cfg.learning.rule, seed=args.seed, threads=1, source_commit=commit,
+    for count in banks:
+        chip = results[chip_row(count)]
+        print(f"chip, {count} bank(s): {chip['cycles_per_sample_train']:.0f} cycles per training sample, "
+              f"{chip['cycles_per_sample_infer']:.0f} per inference sample")
+    print(f"clock: {clock['build']} at {clock['clock_mhz']} MHz (Fmax {clock['fmax_mhz']} MHz, "
+          f"{'met' if clock['timing_met'] else 'missed'} its {clock['constraint_mhz']} MHz)")
+    results.update(rows=rows, rtl_samples={count: run["samples"] for count, run in rtl.items()},
+                   rtl_simulator=args.simulator,
+                   rtl_build_seconds={count: run["build_seconds"] for count, run in rtl.items()},
+                   dataset=DATASET, network=list(cfg.network.layer_sizes), lanes=cfg.lanes, banks=banks,
+                   rule=cfg.learning.rule, seed=args.seed, threads=1, source_commit=commit,
                    **machine_load(), command="python bench/throughput.py " + " ".join(
-                       f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "work"))
+                       f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("work", "build")))
     write_results(args.out, "throughput", results, plot)
 
 

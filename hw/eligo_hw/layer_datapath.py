@@ -117,12 +117,14 @@ class LayerDatapath(wiring.Component):
             self.factor_psi.eq(core.factor_psi), self.factor_post.eq(core.factor_post),
         ]
         # The factors reach the update sequencer a cycle after the engine forms them (its multipliers and the
-        # sequencer's test for a non-zero group in separate cycles); its walk starts later than that.
+        # sequencer's test for a non-zero group in separate cycles), and so does ``start``, which may follow the
+        # last factor at once (every layer's walk starts together); busy from the start on.
         learn = self.learn
+        start = Signal()
         m.d.sync += [update.factor_we.eq(learn.factor_we), update.factor_addr.eq(learn.factor_addr),
-                     update.factor_data.eq(learn.factor_data)]
-        m.d.comb += [update.start.eq(learn.start),
-                     update.decay.eq(learn.decay), update.noise.eq(learn.noise), learn.busy.eq(update.busy),
+                     update.factor_data.eq(learn.factor_data), start.eq(learn.start)]
+        m.d.comb += [update.start.eq(start), learn.busy.eq(update.busy | start),
+                     update.decay.eq(learn.decay), update.noise.eq(learn.noise),
                      learn.lfsr_step.eq(update.lfsr_step), learn.visits.eq(update.visits)]
 
         # The weight memory: the core reads it while integrating, the port's user otherwise (it writes only while
