@@ -279,6 +279,8 @@ class LayerEngine(wiring.Component):
             m.d.sync += abort_pending.eq(1)
         with m.If(settled):
             m.d.sync += abort_pending.eq(0)
+        # The walks' start, which the layers register: unconditional, so Icarus never registers an X from time 0.
+        m.d.comb += [layer.learn.start.eq(fsm.ongoing("UPDATE_START")) for layer in layers]
         # The host ports are free; an unconditional assignment, so Icarus evaluates it from time 0.
         m.d.comb += self.idle.eq(fsm.ongoing("RUN") & ~layers[0].busy & ~self.commands.valid & ~loading)
         phase_states = {
@@ -448,8 +450,7 @@ class LayerEngine(wiring.Component):
                 m.d.sync += step.walk.eq(0)
                 m.next = "UPDATE_START"
         with state("UPDATE_START", abortable=False, learning=True):
-            # Every layer's walk at once: each has its own memory and LFSRs, and all factors are loaded.
-            m.d.comb += [layer.learn.start.eq(1) for layer in layers]
+            # Every layer's walk at once (``start`` below): each has its own memory and LFSRs, all factors are in.
             saturating_increment(m, self.counters.learn_steps, 1)
             m.next = "UPDATE_WAIT"
         with state("UPDATE_WAIT", abortable=False, learning=True):
