@@ -95,6 +95,21 @@ def test_deep_accelerator_ecp5_fits_and_meets_its_clock(tmp_path):
 
 
 @pytest.mark.slow
+def test_default_accelerator_ecp5_fits_and_meets_its_clock(tmp_path):
+    # The committed build of the board's default configuration (512-128-10, P = 16, S-TLLR), rebuilt from its own
+    # config at its own clock: it must still fit and meet timing, so it fails once the design slows below it.
+    committed = REPO_ROOT / "bitstreams" / "ulx3s-85f" / "accelerator-default"
+    clock_mhz = json.loads((committed / "summary.json").read_text())["clock_mhz"]
+    out, summary = build(tmp_path, "--board", "ulx3s-85f", "--design", "accelerator",
+                         "--config", str(committed / "config.json"), "--clock-mhz", f"{clock_mhz:g}")
+    cfg = AcceleratorConfig.from_json((committed / "config.json").read_text())
+    assert summary["layer_sizes"] == [512, 128, 10] and cfg.lanes == 16 and cfg.learning.rule == "stllr"
+    assert summary["clock_mhz"] == pytest.approx(clock_mhz) and clock_mhz >= 50
+    assert summary["peak_sop_per_s_at_clock"] == pytest.approx(16 * summary["clock_mhz"] * 1e6)
+    assert (out / "accelerator.bit").stat().st_size > 100_000
+
+
+@pytest.mark.slow
 def test_full_accelerator_ice40_fits_with_weights_in_spram(tmp_path):
     # The committed iCEBreaker build, rebuilt from its own config and clock: it must still fit and meet timing.
     committed = REPO_ROOT / "bitstreams" / "icebreaker" / "accelerator"

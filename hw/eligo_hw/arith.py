@@ -30,8 +30,8 @@ def select(values: list, index: Value) -> Value:
 
 def lowest_set(bits: Value) -> Value:
     """The index of the lowest set bit of ``bits`` (meaningless when none), the next spike to send: a balanced
-    priority encoder, log2(n) multiplexers deep rather than a chain of n (the readout's 128-wide pending-spike
-    select had been the engine's critical path)."""
+    priority encoder, log2(n) multiplexers deep rather than a chain of n. The engine keeps it narrow (a group's
+    P spikes, the mask of groups): over all 128 hidden neurons it had been the default build's critical path."""
     if len(bits) == 1:
         return Const(0, 1)
     half = 1 << ((len(bits) - 1).bit_length() - 1)  # the largest power of two below len(bits)

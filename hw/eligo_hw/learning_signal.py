@@ -204,8 +204,8 @@ class BackProjection(wiring.Component):
     One pass over the readout's weight memory (``weight_addr`` out,
     ``weight_data`` in a cycle later; address = i * G1 + g, so hidden neuron
     i's C weights are its G1 consecutive words): a word's P products with
-    the errors of its classes (the word and the products each registered) go through an adder tree into a
-    register, and
+    the errors of its classes (the word and the products each registered) go
+    through an adder tree into a register, and
     a neuron's G1 partial sums into an accumulator that rounds, shifts and
     saturates into lane i mod P of a staged group of signals. A full group is
     written to a small memory (G0 words of P signals) that ``group`` reads, a

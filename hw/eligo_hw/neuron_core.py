@@ -37,10 +37,11 @@ class NeuronCore(wiring.Component):
     does (at most ``groups`` + 1 cycles).
 
     ``weight_addr``/``weight_data`` reach the layer's weight memory (one cycle
-    latency) while ``weight_read`` is high. ``busy`` is high while an event, a fire or a clear is in
-    flight. ``probe_addr`` reads a group's membranes, post traces and scores
-    (one cycle latency) for checking; ``factor_addr`` reads the Psi and
-    previous post trace of the last fire, which the learning phase needs.
+    latency) while ``weight_read`` is high (a register, so the layer can pick
+    the memory's address with it). ``busy`` is high while an event, a fire or
+    a clear is in flight. ``probe_addr`` reads a group's membranes, post traces
+    and scores (one cycle latency) for checking; ``factor_addr`` reads the Psi
+    and previous post trace of the last fire, which the learning phase needs.
     """
 
     def __init__(self, cfg: AcceleratorConfig, layer: int):
