@@ -47,7 +47,7 @@ def measured_cycles(path: Path) -> dict[tuple[int, int], float]:
 
 
 def sweep(designs: list[tuple[int, int]], weight_bits: int, n_inputs: int, hidden: int, clock_mhz: float,
-          cycles: dict, steps_per_sample: int, work_dir: Path, progress: bool) -> dict:
+          cycles_path: Path, steps_per_sample: int, work_dir: Path, progress: bool) -> dict:
     board, design = get_board("ulx3s-85f"), get_design("update")
     points = []
     for lanes, banks in tqdm(designs, desc="place and route", disable=not progress):
@@ -58,14 +58,16 @@ def sweep(designs: list[tuple[int, int]], weight_bits: int, n_inputs: int, hidde
                                  clock_mhz=clock_mhz)
         resources = summary["resources"]
         fmax = min(summary["fmax_mhz"].values())
-        step_cycles = cycles.get((lanes, banks))
         points.append({"lanes": lanes, "banks": banks, "weight_bits": weight_bits, "fmax_mhz": fmax,
                        **{name: resources[name]["used"] for name in ("LUT", "FF", "BRAM", "DSP")},
                        "stimulus_flip_flops": summary["stimulus_flip_flops"],
-                       "peak_gsop_per_s": lanes * banks * fmax / 1e3,
-                       "cycles_per_step": step_cycles,
-                       "train_samples_per_s_at_fmax": (fmax * 1e6 / (step_cycles * steps_per_sample)
-                                                       if step_cycles else None)})
+                       "peak_gsop_per_s": lanes * banks * fmax / 1e3})
+    cycles = measured_cycles(cycles_path)  # read after the builds, so the two benches can run side by side
+    for point in points:
+        step_cycles = cycles.get((point["lanes"], point["banks"]))
+        point["cycles_per_step"] = step_cycles
+        point["train_samples_per_s_at_fmax"] = (point["fmax_mhz"] * 1e6 / (step_cycles * steps_per_sample)
+                                                if step_cycles else None)
     return {"board": board.name, "part": board.part, "design": design.name,
             "layer": {"n_inputs": n_inputs, "n_neurons": hidden}, "constraint_mhz": clock_mhz,
             "steps_per_sample": steps_per_sample, "tools": summary["tools"],
@@ -104,7 +106,7 @@ def main() -> None:
     parser.add_argument("--steps-per-sample", type=int, default=20)
     args = parser.parse_args()
     results = sweep(parse_designs(args.designs), args.weight_bits, args.inputs, args.hidden, args.clock_mhz,
-                    measured_cycles(args.cycles), args.steps_per_sample, args.work, progress=sys.stderr.isatty())
+                    args.cycles, args.steps_per_sample, args.work, progress=sys.stderr.isatty())
     print(table(results))
     write_results(args.out, "design_space", results, plot_design_space)
 

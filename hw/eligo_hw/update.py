@@ -262,6 +262,7 @@ class LayerUpdate(wiring.Component):
         cfg, layouts, groups = self.cfg, self.layouts, self.groups
         m.submodules.pres = pres = Memory(shape=self.layouts.pre_word, depth=self.pre_words, init=[])
         m.submodules.factors = factors = Memory(shape=layouts.factors, depth=groups, init=[])
+        walk_ports = [(pres.read_port(), factors.read_port()) for _ in range(cfg.banks)]
         pre_wr, pre_host = pres.write_port(), pres.read_port()
         m.d.comb += [pre_host.addr.eq(self.pre_read_addr), self.pre_read_data.eq(pre_host.data)]
         factor_wr = factors.write_port()
@@ -280,28 +281,31 @@ class LayerUpdate(wiring.Component):
 
         decay = Signal.like(self.decay)
         host_bank, host_local = self.split_address(self.weight_addr)
-        read_bank = Signal.like(host_bank)
-        m.d.sync += read_bank.eq(host_bank)
-        walks = [self._walk(m, bank, pres, factors, active, decay, host_bank, host_local)
-                 for bank in range(cfg.banks)]
+        walks = [self._walk(m, bank, pre_rd, factor_rd, active, decay, host_bank, host_local)
+                 for bank, (pre_rd, factor_rd) in enumerate(walk_ports)]
         startable = self.start & active.any()
         if self.single_port:  # the memories write their initial words after reset: busy, and no walk starts
             startable &= ~Cat(walk.loading for walk in walks).any()
         m.d.comb += [walk.start.eq(startable & walk.active.any()) for walk in walks]
         with m.If(startable):
             m.d.sync += decay.eq(self.decay)
-        m.d.comb += [self.weight_data.eq(select([walk.read_data for walk in walks], read_bank)),
-                     self.lfsr_step.eq(Cat(walk.visit for walk in walks))]
+        m.d.comb += self.lfsr_step.eq(Cat(walk.visit for walk in walks))
+        if len(walks) == 1:
+            m.d.comb += [self.weight_data.eq(walks[0].read_data), self.visits.eq(walks[0].visits)]
+        else:
+            read_bank = Signal.like(host_bank)
+            m.d.sync += read_bank.eq(host_bank)
+            # Counted in each walk's VISIT state (registered conditions only: a sum of strobes can be X in Icarus
+            # at time 0 and would poison the counter), and added up saturating.
+            visits = sum(walk.visits for walk in walks)
+            m.d.comb += [self.weight_data.eq(select([walk.read_data for walk in walks], read_bank)),
+                         self.visits.eq(Mux(visits[len(self.visits):].any(), (1 << len(self.visits)) - 1, visits))]
         # One unconditional assignment, so Icarus sees busy from time 0 (the reset walk runs there).
         m.d.comb += self.busy.eq(Cat(walk.busy for walk in walks).any())
-        # Counted in each walk's VISIT state (registered conditions only: a sum of strobes can be X in Icarus at
-        # time 0 and would poison the counter), and added up saturating.
-        visits = sum(walk.visits for walk in walks)
-        m.d.comb += self.visits.eq(Mux(visits[len(self.visits):].any(), (1 << len(self.visits)) - 1, visits))
         saturating_increment(m, self.busy_cycles, self.busy)
         return m
 
-    def _walk(self, m: Module, bank: int, pres: Memory, factors: Memory, active: Signal, decay: Signal,
+    def _walk(self, m: Module, bank: int, pre_rd, factor_rd, active: Signal, decay: Signal,
               host_bank: Value, host_local: Value) -> "_Walk":
         """Bank ``bank``'s memory and its walk over the rows j = bank (mod B) with a non-zero pre trace."""
         cfg, layouts, groups, lanes = self.cfg, self.layouts, self.groups, self.cfg.lanes
@@ -316,7 +320,6 @@ class LayerUpdate(wiring.Component):
                                                               init=self.bank_words[bank])
             weight_rd, weight_wr = weights.read_port(), weights.write_port()
         m.submodules[f"update_lanes{bank}"] = update_lanes = UpdateLanes(cfg, cfg.layer_shift(self.layer))
-        pre_rd, factor_rd = pres.read_port(), factors.read_port()
 
         def lowest(bits, width):
             """Whether any bit is set, and the index of the lowest one: a chain of Muxes over at most P or G
@@ -331,8 +334,8 @@ class LayerUpdate(wiring.Component):
             return bits & ~((Const(2, width + 1) << index) - 1)[:width]
 
         # This bank's groups (g mod S = its group class) that learn, and its rows (j mod R = its row class).
-        m.d.comb += walk.active.eq(active & Const(sum(1 << g for g in range(groups)
-                                                      if g % self.group_classes == group_class), groups))
+        m.d.comb += walk.active.eq(Cat(active[g] if g % self.group_classes == group_class else Const(0)
+                                       for g in range(groups)))
         group = Signal(range(max(groups, 2)))
         _, first = lowest(walk.active, groups)
         has_next, following = lowest(above(walk.active, group, groups), groups)
@@ -349,17 +352,18 @@ class LayerUpdate(wiring.Component):
         row_pre = Signal(layouts.pre)
         row_base = Signal(range(depth))
         row_bits, group_bits = (self.row_classes - 1).bit_length(), (self.group_classes - 1).bit_length()
-        own_lanes = Const(sum(1 << lane for lane in range(lanes) if lane % self.row_classes == row_class), lanes)
 
         def nonzero_rows(pre_word):
-            return Cat(pre_word[lane].trace != 0 for lane in range(lanes)) & own_lanes
+            return Cat((pre_word[lane].trace != 0) if lane % self.row_classes == row_class else Const(0)
+                       for lane in range(lanes))
 
         def enter_row(word_index, pre_word, rows):
             """Start the lowest row of ``rows`` (a non-empty lane mask) in word ``word_index``."""
             _, lane = lowest(rows, lanes)
             m.d.sync += [row_pre.eq(pre_word.as_value().word_select(lane, layouts.pre.size)),
                          pending.eq(above(rows, lane, lanes)), word_pres.eq(pre_word),
-                         row_base.eq(((word_index * lanes + lane) >> row_bits) * self.bank_groups),
+                         row_base.eq(((word_index * lanes + lane)[row_bits:] if row_bits else word_index * lanes + lane)
+                                     * self.bank_groups),
                          group.eq(first)]
 
         # Second stage: the word and factors read last cycle are held with their pre trace and noise; third
@@ -411,7 +415,7 @@ class LayerUpdate(wiring.Component):
                 with m.Else():
                     m.d.comb += next_word.eq(word + 1)
             with m.State("VISIT"):
-                address = row_base + (group >> group_bits)
+                address = row_base + (group[group_bits:] if group_bits else group)
                 # Look one word ahead, so an active row of the next word follows without a SCAN cycle.
                 m.d.comb += pre_rd.addr.eq(word + 1)
                 ahead = nonzero_rows(pre_rd.data)
@@ -435,7 +439,9 @@ class LayerUpdate(wiring.Component):
                         m.next = "SCAN"
             with m.State("FLUSH"):
                 m.next = "IDLE"
-        settling = lanes_valid | write_valid | walk.loading
+        settling = lanes_valid | write_valid
+        if self.single_port:  # the memory writes its initial words after reset
+            settling |= walk.loading
         m.d.comb += walk.busy.eq(~fsm.ongoing("IDLE") | settling)
         # Host writes only while idle; unconditional, so Icarus sees the enable from time 0.
         write_enable = store | (host_write & fsm.ongoing("IDLE"))

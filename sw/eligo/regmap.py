@@ -22,9 +22,11 @@ from typing import Literal
 from eligo.config import RULES, AcceleratorConfig
 
 MAGIC = 0x454C_4947  # "ELIG" in ASCII
-REGMAP_VERSION = 3
+REGMAP_VERSION = 4
 """2: ERROR.sample_aborted and ABORTED_WORDS (COMMAND.reset_sample in the middle of a sample).
-3: CONTROL.lr_decay (the run-time learning-rate shift) and the LEARNING constant (which rule the bitstream runs)."""
+3: CONTROL.lr_decay (the run-time learning-rate shift) and the LEARNING constant (which rule the bitstream runs).
+4: every layer (and update bank) rounds with LFSRs of its own, so a bitstream of 3 learns other bits than the
+model: it must not pair."""
 DATA_BITS = 32
 ADDRESS_BITS = 12
 """A 4 KiB window, the smallest AXI slave region most interconnects assign."""
