@@ -3,14 +3,17 @@
 Ideal per step: the integration of every layer's input events (G_l = N_l/P
 cycles each, the layer's N_l neurons on P lanes), one fire walk of G_l cycles
 per hidden layer, and the learning words (the weight words the update
-visits). The engine runs the cocotb bench (bit-exact against the model, no
-idle cycles and no back-pressure) on a 512-input network of 128-neuron hidden
-layers and 8 classes, for each P and each depth (1 to 3 hidden layers; TESS
-where deeper than one, each layer learning from its own signal); cycles are
-counted from the first word of a step to the engine's return to idle.
-SOP/cycle counts synaptic operations (each layer's input events x its fan-out)
-per cycle, forward only; the learning walk's weight updates are the
-``learn_words`` (P weights each). Simulator speed is simulated cycles per
+visits) over the B update banks. The engine runs the cocotb bench (bit-exact
+against the model, no idle cycles and no back-pressure) on a 512-input
+network of 128-neuron hidden layers and 8 classes, for each datapath P x B
+(``--designs``) and each depth (1 to 3 hidden layers; TESS where deeper than
+one, each layer learning from its own signal); cycles are counted from the
+first word of a step to the engine's return to idle. Every synaptic operation
+counts: forward SOP/cycle (each layer's input events x its fan-out) and
+update ops/cycle (P weights read, updated and written back per learning
+word), against the lanes' limit P x B and the block RAM's
+(``bram_limit_weights_per_cycle``); ``speedup_vs_p16_one_bank`` compares each
+run with P = 16, one bank, measured in the same run. Simulator speed is simulated cycles per
 wall-clock second of the whole bench (stimulus, model scoreboard and weight
 read-back included, so a lower bound); the model's is time steps per second of
 ``FixedModel.step`` on the same stimulus. Writes ``<name>.json`` and

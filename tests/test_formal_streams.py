@@ -298,7 +298,7 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
     def build(m):
         packetiser = packetiser_class(cfg)
         m.submodules.packetiser, state = inside(packetiser, "state_scores", "state_count", "klass", "score_word",
-                                                "spike_count0", "count_index")
+                                                "spike_count0", "spike_taken", "count_index")
         items, out = packetiser.items, packetiser.m_axis
         item = items.payload
         m.d.comb += [items.valid.eq(AnySeq(1)), item.eq(AnySeq(len(item.as_value()))),
@@ -348,8 +348,10 @@ def packetiser_properties(cfg: AcceleratorConfig, packetiser_class=OutputPacketi
                            position + out.tvalid == produced)),
                 Assert(~(scores & count)), Assert(state["score_word"] < per), Assert(state["klass"] < classes),
                 Assert(score_index == Mux(scores, state["klass"], 0)),
-                Assert(state["spike_count0"] == Mux(count, spikes_packed, spikes)), Assert(state["count_index"] == 0),
-                Assert(~count | (spikes == 0)),
+                # A spike is counted the cycle after it is taken: the count plus the one in flight.
+                Assert(Mux(count, spikes_packed, spikes)
+                       == Mux(state["spike_count0"] == full, full, state["spike_count0"] + state["spike_taken"])),
+                Assert(state["count_index"] == 0), Assert(~count | ((spikes == 0) & ~state["spike_taken"])),
             ]
             with m.If(scores & (state["score_word"] != 0)):  # a score item part sent: still offered, unchanged
                 m.d.comb += Assert(items.valid & item.score & ((state["klass"] != tag) | (item.value == tagged)))

@@ -309,7 +309,7 @@ class OutputPacketiser(wiring.Component):
             m.d.sync += [out.tvalid.eq(offer_valid), out.tdata.eq(offer_data), out.tlast.eq(offer_last)]
         # A spike is counted the cycle after it is taken (the engine's handshake and the counters' enables in
         # separate cycles); one taken as ``clear`` forgets the sample is not counted, as before.
-        spike_taken, spike_layer = Signal(), Signal.like(item.layer)
+        spike_taken, spike_layer = Signal(name="spike_taken"), Signal.like(item.layer, name="spike_layer")
         m.d.sync += [spike_taken.eq(items.valid & items.ready & ~item.score & ~self.clear),
                      spike_layer.eq(item.layer)]
         for layer, spike_count in enumerate(counts):

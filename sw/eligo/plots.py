@@ -172,11 +172,11 @@ def plot_design_space(results: dict, out: str | Path) -> Path:
     points = results["points"]
     fig, (area, speed, samples) = new_figure(1, 3, figsize=(16, 4.5))
     rate = speed.twinx()
-    width = lambda p: p["lanes"] * p["banks"]  # noqa: E731
-    for banks in sorted({p.get("banks", 1) for p in points}):
-        chosen = sorted((p for p in points if p.get("banks", 1) == banks), key=width)
+    width = lambda p: p["lanes"] * p.get("banks", 1)  # noqa: E731 (a sweep from before banks has none)
+    for banks, bits in sorted({(p.get("banks", 1), p["weight_bits"]) for p in points}):
+        chosen = sorted((p for p in points if (p.get("banks", 1), p["weight_bits"]) == (banks, bits)), key=width)
         x = [width(p) for p in chosen]
-        label = "one bank, P swept" if banks == 1 else f"P = {chosen[0]['lanes']}, B = {banks}"
+        label = f"{bits}-bit, " + ("one bank, P swept" if banks == 1 else f"P = {chosen[0]['lanes']}, B = {banks}")
         area.plot(x, [p["LUT"] for p in chosen], marker="o", label=f"LUT, {label}")
         area.plot(x, [p["FF"] for p in chosen], marker="s", linestyle="--", label=f"FF, {label}")
         speed.plot(x, [p["fmax_mhz"] for p in chosen], marker="o", label=f"Fmax, {label}")
@@ -204,7 +204,7 @@ def plot_design_space(results: dict, out: str | Path) -> Path:
     speed.legend(handles + rate_handles, labels + rate_labels, fontsize=7, loc="lower right")
     layer = results["layer"]
     fig.suptitle(f"{results['design']} datapath of a {layer['n_inputs']}x{layer['n_neurons']} layer, "
-                 f"{results['board']}, {points[0]['weight_bits']}-bit weights")
+                 f"{results['board']}")
     fig.tight_layout()
     return save_figure(fig, out, dpi=120)
 
