@@ -144,6 +144,14 @@ def plot(summary: dict, path: Path) -> None:
     save_figure(fig, path, dpi=120)
 
 
+def compare_with_p16_one_bank(results: list[dict]) -> None:
+    """Side by side in this run: each datapath's cycles per step against one bank of 16 lanes, same rule, depth."""
+    for r in results:
+        base = next((b for b in results if (b["simulator"], b["rule"], b["depth"], b["lanes"], b["banks"])
+                     == (r["simulator"], r["rule"], r["depth"], 16, 1)), None)
+        r["speedup_vs_p16_one_bank"] = base["cycles_per_step"] / r["cycles_per_step"] if base else None
+
+
 def parse_designs(text: str) -> list[tuple[int, int]]:
     """"16x1,16x2" -> [(16, 1), (16, 2)]: lanes P by update banks B."""
     designs = []
@@ -174,26 +182,22 @@ def main() -> None:
             for rule in args.rules.split(",") for depth in map(int, args.depths.split(","))
             for lanes, banks in (parse_designs(args.designs) if depth == 1 else [(args.deep_lanes, 1)])
             if depth == 1 or rule != "stllr"]
+    model_speed = model_steps_per_s(config(16, "stllr"), 50, args.event_rate, args.seed)
+    print(f"model: {model_speed:.0f} time steps/s")
     results = []
+    summary = {**machine_load(), "goal_ratio": GOAL_RATIO, "source_commit": commit, "event_rate": args.event_rate,
+               "bram_limit_weights_per_cycle": BRAM_LIMIT, "model_steps_per_s": model_speed, "results": results}
     with tempfile.TemporaryDirectory() as work:
         for simulator, rule, depth, lanes, banks in runs:
             r = measure(simulator, lanes, banks, rule, depth, args.steps, args.event_rate, args.seed, Path(work))
             results.append(r)
+            compare_with_p16_one_bank(results)
+            write_results(args.out, args.name, summary, plot)  # after every run: a long sweep keeps what it has
             print(f"{simulator:9s} {rule:5s} depth {depth} {design_label(r):9s}: {r['cycles_per_step']:.0f} "
                   f"cycles/step, ideal {r['ideal_per_step']:.0f} ({r['ratio_to_ideal']:.2f}x), "
                   f"{r['sop_per_cycle']:.2f} forward + {r['update_ops_per_cycle']:.2f} update SOP/cycle "
                   f"(lanes {r['lane_limit_ops_per_cycle']}), {r['learn_words_per_step']:.0f} learning words/step, "
                   f"{r['simulated_cycles_per_s']:.0f} cycles/s simulated (build {r['build_seconds']:.0f} s)")
-    # Side by side in this run: each datapath's cycles per step against one bank of 16 lanes, same rule, depth.
-    for r in results:
-        base = next((b for b in results if (b["simulator"], b["rule"], b["depth"], b["lanes"], b["banks"])
-                     == (r["simulator"], r["rule"], r["depth"], 16, 1)), None)
-        r["speedup_vs_p16_one_bank"] = base["cycles_per_step"] / r["cycles_per_step"] if base else None
-    model_speed = model_steps_per_s(config(16, "stllr"), 50, args.event_rate, args.seed)
-    print(f"model: {model_speed:.0f} time steps/s")
-    summary = {**machine_load(), "goal_ratio": GOAL_RATIO, "source_commit": commit, "event_rate": args.event_rate,
-               "bram_limit_weights_per_cycle": BRAM_LIMIT, "model_steps_per_s": model_speed, "results": results}
-    write_results(args.out, args.name, summary, plot)
 
 
 if __name__ == "__main__":
