@@ -80,15 +80,20 @@ def test_full_accelerator_with_uart_ecp5_p8_fits_and_meets_its_clock(tmp_path):
     assert (out / "accelerator.bit").stat().st_size > 100_000
 
 
-@pytest.mark.slow
-def test_deep_accelerator_ecp5_fits_and_meets_its_clock(tmp_path):
-    # The committed two-hidden-layer build (TESS, each layer learning from its own signal), rebuilt from its
-    # own config at its own clock: it must still fit and meet timing.
-    committed = REPO_ROOT / "bitstreams" / "ulx3s-85f" / "accelerator-deep"
+def rebuild_committed(tmp_path, folder: str):
+    """A committed ULX3S accelerator build, rebuilt from its own config at its own clock (``build`` checks that it
+    fits and meets it): the output folder, its summary, the config and the committed clock."""
+    committed = REPO_ROOT / "bitstreams" / "ulx3s-85f" / folder
     clock_mhz = json.loads((committed / "summary.json").read_text())["clock_mhz"]
     out, summary = build(tmp_path, "--board", "ulx3s-85f", "--design", "accelerator",
                          "--config", str(committed / "config.json"), "--clock-mhz", f"{clock_mhz:g}")
-    cfg = AcceleratorConfig.from_json((committed / "config.json").read_text())
+    return out, summary, AcceleratorConfig.from_json((committed / "config.json").read_text()), clock_mhz
+
+
+@pytest.mark.slow
+def test_deep_accelerator_ecp5_fits_and_meets_its_clock(tmp_path):
+    # The committed two-hidden-layer build (TESS, each layer learning from its own signal).
+    out, summary, cfg, clock_mhz = rebuild_committed(tmp_path, "accelerator-deep")
     assert len(cfg.network.hidden) >= 2 and summary["layer_sizes"] == list(cfg.network.layer_sizes)
     assert clock_mhz >= 50 and summary["resources"]["BRAM"]["used"] >= len(cfg.network.hidden)
     assert (out / "accelerator.bit").stat().st_size > 100_000
@@ -96,13 +101,9 @@ def test_deep_accelerator_ecp5_fits_and_meets_its_clock(tmp_path):
 
 @pytest.mark.slow
 def test_default_accelerator_ecp5_fits_and_meets_its_clock(tmp_path):
-    # The committed build of the board's default configuration (512-128-10, P = 16, S-TLLR), rebuilt from its own
-    # config at its own clock: it must still fit and meet timing, so it fails once the design slows below it.
-    committed = REPO_ROOT / "bitstreams" / "ulx3s-85f" / "accelerator-default"
-    clock_mhz = json.loads((committed / "summary.json").read_text())["clock_mhz"]
-    out, summary = build(tmp_path, "--board", "ulx3s-85f", "--design", "accelerator",
-                         "--config", str(committed / "config.json"), "--clock-mhz", f"{clock_mhz:g}")
-    cfg = AcceleratorConfig.from_json((committed / "config.json").read_text())
+    # The committed build of the board's default configuration (512-128-10, P = 16, S-TLLR): it fails once the
+    # design slows below the committed clock.
+    out, summary, cfg, clock_mhz = rebuild_committed(tmp_path, "accelerator-default")
     assert summary["layer_sizes"] == [512, 128, 10] and cfg.lanes == 16 and cfg.learning.rule == "stllr"
     assert summary["clock_mhz"] == pytest.approx(clock_mhz) and clock_mhz >= 50
     assert summary["peak_sop_per_s_at_clock"] == pytest.approx(16 * summary["clock_mhz"] * 1e6)
