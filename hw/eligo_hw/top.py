@@ -197,7 +197,8 @@ class Accelerator(wiring.Component):
             with m.If(pulse["clear_counters"]):
                 m.d.sync += counter.eq(0)
             with m.Else():
-                saturating_add(m, counter, counted[name])
+                # An adder only where several can count in one cycle (the UP5K has no room for one per counter).
+                (saturating_increment if len(counted[name]) == 1 else saturating_add)(m, counter, counted[name])
             m.d.comb += getattr(regs, name).eq(counter)
         m.d.comb += regs.events_dropped.eq(0)
 
