@@ -20,7 +20,7 @@ from amaranth_boards.arty_z7 import ArtyZ720Platform
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
+from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape, NeuronFormat, ReadoutFormat
 
 
 class BoardError(ValueError):
@@ -169,8 +169,11 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
     Board("icebreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K-SG48", 12e6, 24.0, "nextpnr",
           # The whole accelerator places only with the square-wave signal at a fixed rate: the BP signal's pass
           # or the run-time decay's shifter adds 200-450 LC to a part already 93 % full (docs/boards.md). The
-          # error unit and shift are those it placed with (at the defaults' 127 and 10 it does not).
+          # error unit and shift are those it placed with (at the defaults' 127 and 10 it does not). Since the
+          # pipeline stages of the 75 MHz ECP5 work (about 200 flip-flops) it places only with 10-bit membranes
+          # and currents and 12-bit scores (at 16 and 24 bits: 5137 LC, no legal placement).
           {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8,
+           "neuron": NeuronFormat(membrane_bits=10, input_bits=10), "readout": ReadoutFormat(score_bits=12),
            "learning": LearningConfig(rule="stllr_dfa", max_lr_decay=0, error_unit=64, lr_shift=9)},
           # Layer 0's weights in the four SB_SPRAM256KA (single-ported: two cycles a word), the EBR left to the
           # rest; the serial bridge's buffers cut to a two-word event hand-over and one output packet.
