@@ -197,8 +197,7 @@ class Accelerator(wiring.Component):
             with m.If(pulse["clear_counters"]):
                 m.d.sync += counter.eq(0)
             with m.Else():
-                # An adder only where several can count in one cycle (the UP5K has no room for one per counter).
-                (saturating_increment if len(counted[name]) == 1 else saturating_add)(m, counter, counted[name])
+                saturating_add(m, counter, counted[name])
             m.d.comb += getattr(regs, name).eq(counter)
         m.d.comb += regs.events_dropped.eq(0)
 

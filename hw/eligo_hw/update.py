@@ -307,7 +307,8 @@ class LayerUpdate(wiring.Component):
 
     def _walk(self, m: Module, bank: int, pre_rd, factor_rd, active: Signal, decay: Signal,
               host_bank: Value, host_local: Value) -> "_Walk":
-        """Bank ``bank``'s memory and its walk over the rows j = bank (mod B) with a non-zero pre trace."""
+        """Bank ``bank``'s memory and its walk over its words (``cfg.bank_classes``) of the rows with a non-zero pre
+        trace and the groups that learn."""
         cfg, layouts, groups, lanes = self.cfg, self.layouts, self.groups, self.cfg.lanes
         n_words, depth = self.pre_words, self.bank_rows * self.bank_groups
         row_class, group_class = divmod(bank, self.group_classes)

@@ -38,7 +38,11 @@ def saturating_increment(m: Module, counter, condition) -> None:
 def saturating_add(m: Module, counter, amount) -> None:
     """Add ``amount`` to ``counter``, stopping at its largest value (several things counted in one cycle). Only
     when ``amount`` is non-zero, as ``saturating_increment``: Icarus skips an ``if`` on X, so a strobe still X at
-    time 0 leaves the counter alone rather than making it X for good."""
+    time 0 leaves the counter alone rather than making it X for good. A one-bit amount is that increment (an
+    adder per counter does not fit the UP5K)."""
+    if len(amount) == 1:
+        saturating_increment(m, counter, amount)
+        return
     total = counter + amount
     with m.If(amount != 0):
         m.d.sync += counter.eq(Mux(total[len(counter):].any(), (1 << len(counter)) - 1, total))
