@@ -22,6 +22,13 @@ from amaranth.hdl import Elaboratable
 
 from eligo.toolchain import configure_environment
 
+# Amaranth names an array view both as a whole (``x``) and by element (``x[3]``, itself several bits wide). Yosys
+# 0.69-0.70's ABC9 reintegration reads a bit's symbol ``x[3]`` as bit 3 of ``x`` and, when both names reach ABC as
+# symbols, joins a one-bit wire to a wide one and aborts (``GetSize(conn.first) == GetSize(conn.second)``). Which
+# name a bit keeps changes with any edit, so the crash came and went with unrelated changes; element names made
+# private before synthesis never collide. Only names change.
+HIDE_ELEMENT_NAMES = "rename -hide w:*]"
+
 # nextpnr bel types -> the resource classes of a summary, per family.
 RESOURCE_CLASSES = {
     "ecp5": {"LUT": ("TRELLIS_COMB",), "FF": ("TRELLIS_FF",), "BRAM": ("DP16KD",), "DSP": ("MULT18X18D",),
@@ -96,7 +103,7 @@ def log_errors(log: Path, lines: int = 20) -> str:
 def place_and_route(top: Elaboratable, platform: Platform, build_dir: Path, name: str = "top") -> SynthReport:
     """Synthesise, place and route ``top`` (and pack a bitstream) into ``build_dir``.
 
-    iCE40 synthesis maps multipliers to the SB_MAC16 DSPs (``-dsp``), which the
+    Element names of array views are hidden first (``HIDE_ELEMENT_NAMES``). iCE40 synthesis maps multipliers to the SB_MAC16 DSPs (``-dsp``), which the
     UP5K has eight of; without it a single lane's multiplier costs ~100 LCs.
     """
     configure_environment()
@@ -105,6 +112,7 @@ def place_and_route(top: Elaboratable, platform: Platform, build_dir: Path, name
     try:
         platform.build(
             top, name=name, build_dir=str(build_dir), do_program=False,
+            script_after_read=HIDE_ELEMENT_NAMES,
             synth_opts="-dsp" if family == "iCE40" else "",
             script_after_synth=f"tee -q -o {name}.stat.json stat -json",
             nextpnr_opts=f"--report {name}.report.json --timing-allow-fail",
