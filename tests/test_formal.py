@@ -320,14 +320,27 @@ UPDATE_SHIFT = 2
 
 
 def update_properties():
-    """Every lane, a cycle after its inputs: updated == clamp(w + ((causal q + noncausal x + r) >> s)) in unbounded
-    arithmetic, s = shift + decay and r the noise that rounds at s (past the LFSR's width too), so a positive
-    delta never lowers a weight and a negative one never raises it."""
+    """Every lane, ``UpdateLanes.LATENCY`` cycles after its inputs: updated == clamp(w + ((causal q + noncausal x
+    + r) >> s)) in unbounded arithmetic, s = shift + decay and r the noise that rounds at s (past the LFSR's width
+    too), so a positive delta never lowers a weight and a negative one never raises it."""
     cfg = UPDATE_CFG
     most, noise_bits = cfg.learning.max_lr_decay, cfg.lfsr.bits
 
+    def delayed(m, value, name):
+        for stage in range(UpdateLanes.LATENCY):
+            held = Signal.like(value, name=f"{name}_{stage}")
+            m.d.sync += held.eq(value)
+            value = held
+        return value
+
     def build(m):
         m.submodules.lanes = lanes = UpdateLanes(cfg, UPDATE_SHIFT)
+        # True from step LATENCY on, when every stage holds inputs of this run (registers start arbitrary).
+        filled = previous = after_first_step()
+        for stage in range(UpdateLanes.LATENCY - 1):
+            started = Signal(name=f"started_{stage}")
+            m.d.sync += started.eq(previous)
+            filled, previous = filled & started, started
         bits = factor_bits(cfg)
         m.d.comb += [lanes.pre.trace.eq(AnySeq(cfg.traces.bits)), lanes.pre.spike.eq(AnySeq(1)),
                      lanes.decay.eq(AnySeq(len(lanes.decay)))]
@@ -343,34 +356,35 @@ def update_properties():
             deltas = [(product + (noise[:shift] if shift <= noise_bits else noise * 2 ** (shift - noise_bits)))
                       >> shift for shift in range(UPDATE_SHIFT, UPDATE_SHIFT + most + 1)]
             delta = Array(deltas)[lanes.decay]
-            word, total = Signal(signed(cfg.weight_bits)), Signal(signed(32))
-            held_delta = Signal(signed(32))
-            m.d.sync += [word.eq(lanes.word[lane]), total.eq(lanes.word[lane] + delta), held_delta.eq(delta)]
+            word = delayed(m, lanes.word[lane], f"word{lane}")
+            total = delayed(m, (lanes.word[lane] + delta).as_signed(), f"total{lane}")
+            held_delta = delayed(m, delta.as_signed(), f"delta{lane}")
             updated = lanes.updated[lane]
             lo, hi = cfg.weight_range
-            with m.If(after_first_step()):
+            with m.If(filled):
                 m.d.comb += [
                     Assert(updated == clamp(total, cfg.weight_bits)),
                     Assert(Mux(held_delta >= 0, updated >= word, updated <= word)),
                 ]
-            m.d.comb += [Cover(after_first_step() & (total > hi)), Cover(after_first_step() & (total < lo))]
+            m.d.comb += [Cover(filled & (total > hi)), Cover(filled & (total < lo))]
     return build
 
 
 def test_weight_update_saturates_for_all_inputs(tmp_path):
-    assert_verdict(update_properties(), tmp_path, "PASS", mode="bmc", depth=2)
-    assert_verdict(update_properties(), tmp_path, "PASS", mode="cover", depth=2)
+    depth = UpdateLanes.LATENCY + 1
+    assert_verdict(update_properties(), tmp_path, "PASS", mode="bmc", depth=depth)
+    assert_verdict(update_properties(), tmp_path, "PASS", mode="cover", depth=depth)
 
 
 def test_weight_update_with_wrapping_add_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(eligo_hw.update, "saturate", wrapping_add)
-    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=2)
+    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=UpdateLanes.LATENCY + 1)
 
 
 def test_weight_update_with_noise_cut_to_the_lfsr_fails(tmp_path, monkeypatch):
     # Rounding past the LFSR's width with its low bits only: the decayed updates lose their rounding.
     monkeypatch.setattr(eligo_hw.update, "rounding_noise", lambda noise, shift: noise[:shift])
-    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=2)
+    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=UpdateLanes.LATENCY + 1)
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -72,10 +72,13 @@ class UpdateLanes(wiring.Component):
     ``decay`` is the run-time learning-rate decay (``CONTROL.lr_decay``): the
     shift is a barrel shifter over its max_lr_decay + 1 values, and r_l the
     LFSR noise that rounds at that shift (``rounding_noise``). ``updated``
-    follows its inputs by one cycle: the rounded products are registered
-    before the shift, so multiply-and-round and shift-add-saturate are in
-    different cycles.
+    follows its inputs by ``LATENCY`` cycles: the multiplier's product is
+    registered at the DSP's output (with the non-causal term and the noise
+    beside it), their sum the next cycle, so multiply, add and
+    shift-add-saturate are in three different cycles.
     """
+
+    LATENCY = 2
 
     def __init__(self, cfg: AcceleratorConfig, shift: int):
         self.cfg = cfg
@@ -94,19 +97,26 @@ class UpdateLanes(wiring.Component):
         m = Module()
         cfg = self.cfg
         shifts = [self.shift + decay for decay in range(cfg.learning.max_lr_decay + 1)]
-        decay = Signal.like(self.decay, name="held_decay")
-        m.d.sync += decay.eq(self.decay)
+        decay = self.decay
+        for stage in range(self.LATENCY):
+            held = Signal.like(self.decay, name=f"decay_{stage}")
+            m.d.sync += held.eq(decay)
+            decay = held
         for lane in range(cfg.lanes):
-            product = (self.factors.causal[lane] * self.pre.trace
-                       + Mux(self.pre.spike, self.factors.noncausal[lane], 0))
-            noise = Array(rounding_noise(self.noise[lane], shift) for shift in shifts)[self.decay]
-            total = Signal.like(product + noise, name=f"lane{lane}_sum")
-            word = Signal.like(self.word[lane], name=f"lane{lane}_weight")
-            m.d.sync += [total.eq(product + noise), word.eq(self.word[lane])]
+            causal = self.factors.causal[lane] * self.pre.trace
+            beside = (Mux(self.pre.spike, self.factors.noncausal[lane], 0)
+                      + Array(rounding_noise(self.noise[lane], shift) for shift in shifts)[self.decay])
+            product = Signal.like(causal, name=f"lane{lane}_product")
+            addend = Signal.like(beside, name=f"lane{lane}_addend")
+            total = Signal.like(product + addend, name=f"lane{lane}_sum")
+            word = Signal.like(self.word[lane], name=f"lane{lane}_weight_0")
+            held_word = Signal.like(word, name=f"lane{lane}_weight")
+            m.d.sync += [product.eq(causal), addend.eq(beside), total.eq(product + addend),
+                         word.eq(self.word[lane]), held_word.eq(word)]
             # Shifted by at least ``shift``, the change fits in that many bits fewer.
             width = len(total) - self.shift
             change = Array((total >> shift)[:width].as_signed() for shift in shifts)[decay]
-            m.d.comb += self.updated[lane].eq(saturate(word + change, cfg.weight_bits))
+            m.d.comb += self.updated[lane].eq(saturate(held_word + change, cfg.weight_bits))
         return m
 
 
@@ -367,22 +377,28 @@ class LayerUpdate(wiring.Component):
                                      * self.bank_groups),
                          group.eq(first)]
 
-        # Second stage: the word and factors read last cycle are held with their pre trace and noise; third
-        # stage: the lanes' rounded products (multiply, add noise); fourth: shift, add, saturate and write back
-        # (a memory read, the multiply-add and the shift-add-saturate never share a cycle). Every word of a walk
-        # is a different address, so nothing reads a word still in flight.
+        # Second stage: the word and factors read last cycle are held with their pre trace and noise; then the
+        # lanes' stages (``UpdateLanes.LATENCY``: multiply, add, then shift, add, saturate and write back), so a
+        # memory read, the multiply and the adds never share a cycle. Every word of a walk is a different
+        # address, so nothing reads a word still in flight.
         stage_valid = Signal()
         stage_addr = Signal(range(depth))
         stage_pre = Signal(layouts.pre)
-        lanes_valid, write_valid = Signal(), Signal()
-        lanes_addr, write_addr = Signal(range(depth)), Signal(range(depth))
         held_word, held_factors = Signal(layouts.word), Signal(layouts.factors)
         held_pre, held_noise = Signal(layouts.pre), Signal(layouts.noise)
         read_addr = Signal(range(depth))
-        m.d.sync += [stage_valid.eq(0), lanes_valid.eq(stage_valid), lanes_addr.eq(stage_addr),
-                     write_valid.eq(lanes_valid), write_addr.eq(lanes_addr),
-                     held_word.eq(walk.read_data), held_factors.eq(factor_rd.data), held_pre.eq(stage_pre),
-                     held_noise.eq(self.noise[bank])]
+        m.d.sync += [stage_valid.eq(0), held_word.eq(walk.read_data), held_factors.eq(factor_rd.data),
+                     held_pre.eq(stage_pre), held_noise.eq(self.noise[bank])]
+        # The words in the lanes: valid and address of each of their stages, the last one written back.
+        in_flight = []
+        valid, addr = stage_valid, stage_addr
+        for lane_stage in range(1 + UpdateLanes.LATENCY):
+            held_valid = Signal(name=f"lanes_valid{lane_stage}")
+            held_addr = Signal(range(depth), name=f"lanes_addr{lane_stage}")
+            m.d.sync += [held_valid.eq(valid), held_addr.eq(addr)]
+            in_flight.append(held_valid)
+            valid, addr = held_valid, held_addr
+        write_valid, write_addr = valid, addr
         m.d.comb += [
             update_lanes.word.eq(held_word), update_lanes.factors.eq(held_factors),
             update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise), update_lanes.decay.eq(decay),
@@ -440,7 +456,7 @@ class LayerUpdate(wiring.Component):
                         m.next = "SCAN"
             with m.State("FLUSH"):
                 m.next = "IDLE"
-        settling = lanes_valid | write_valid
+        settling = Cat(in_flight).any()
         if self.single_port:  # the memory writes its initial words after reset
             settling |= walk.loading
         m.d.comb += walk.busy.eq(~fsm.ongoing("IDLE") | settling)
