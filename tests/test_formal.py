@@ -11,6 +11,8 @@ overridden, so a check that passed vacuously would show here.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from amaranth.asserts import AnySeq, Initial
 from amaranth.hdl import Array, Assert, Assume, Cover, Elaboratable, Mux, Signal, signed, unsigned
@@ -27,7 +29,7 @@ from eligo_hw.formal import after_first_step, check, harness_module
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.neuron import LIFNeuron
 from eligo_hw.traces import PostTraceUnit, PreTraceUnit, decay_trace
-from eligo_hw.update import UpdateLanes, factor_bits
+from eligo_hw.update import UpdateLanes, factor_bits, lanes_latency
 from eligo_hw.words import WordDecoder
 
 
@@ -319,15 +321,15 @@ UPDATE_CFG = AcceleratorConfig(
 UPDATE_SHIFT = 2
 
 
-def update_properties():
-    """Every lane, ``UpdateLanes.LATENCY`` cycles after its inputs: updated == clamp(w + ((causal q + noncausal x
+def update_properties(cfg: AcceleratorConfig = UPDATE_CFG):
+    """Every lane, ``UpdateLanes.latency`` cycles after its inputs: updated == clamp(w + ((causal q + noncausal x
     + r) >> s)) in unbounded arithmetic, s = shift + decay and r the noise that rounds at s (past the LFSR's width
     too), so a positive delta never lowers a weight and a negative one never raises it."""
-    cfg = UPDATE_CFG
     most, noise_bits = cfg.learning.max_lr_decay, cfg.lfsr.bits
+    latency = lanes_latency(cfg)
 
     def delayed(m, value, name):
-        for stage in range(UpdateLanes.LATENCY):
+        for stage in range(latency):
             held = Signal.like(value, name=f"{name}_{stage}")
             m.d.sync += held.eq(value)
             value = held
@@ -335,9 +337,9 @@ def update_properties():
 
     def build(m):
         m.submodules.lanes = lanes = UpdateLanes(cfg, UPDATE_SHIFT)
-        # True from step LATENCY on, when every stage holds inputs of this run (registers start arbitrary).
+        # True from step ``latency`` on, when every stage holds inputs of this run (registers start arbitrary).
         filled = previous = after_first_step()
-        for stage in range(UpdateLanes.LATENCY - 1):
+        for stage in range(latency - 1):
             started = Signal(name=f"started_{stage}")
             m.d.sync += started.eq(previous)
             filled, previous = filled & started, started
@@ -370,21 +372,23 @@ def update_properties():
     return build
 
 
-def test_weight_update_saturates_for_all_inputs(tmp_path):
-    depth = UpdateLanes.LATENCY + 1
-    assert_verdict(update_properties(), tmp_path, "PASS", mode="bmc", depth=depth)
-    assert_verdict(update_properties(), tmp_path, "PASS", mode="cover", depth=depth)
+@pytest.mark.parametrize("registered_products", [True, False])
+def test_weight_update_saturates_for_all_inputs(tmp_path, registered_products):
+    cfg = dataclasses.replace(UPDATE_CFG, registered_products=registered_products)
+    depth = lanes_latency(cfg) + 1
+    assert_verdict(update_properties(cfg), tmp_path, "PASS", mode="bmc", depth=depth)
+    assert_verdict(update_properties(cfg), tmp_path, "PASS", mode="cover", depth=depth)
 
 
 def test_weight_update_with_wrapping_add_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(eligo_hw.update, "saturate", wrapping_add)
-    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=UpdateLanes.LATENCY + 1)
+    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=lanes_latency(UPDATE_CFG) + 1)
 
 
 def test_weight_update_with_noise_cut_to_the_lfsr_fails(tmp_path, monkeypatch):
     # Rounding past the LFSR's width with its low bits only: the decayed updates lose their rounding.
     monkeypatch.setattr(eligo_hw.update, "rounding_noise", lambda noise, shift: noise[:shift])
-    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=UpdateLanes.LATENCY + 1)
+    assert_verdict(update_properties(), tmp_path, "FAIL", mode="bmc", depth=lanes_latency(UPDATE_CFG) + 1)
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -103,8 +103,9 @@ def log_errors(log: Path, lines: int = 20) -> str:
 def place_and_route(top: Elaboratable, platform: Platform, build_dir: Path, name: str = "top") -> SynthReport:
     """Synthesise, place and route ``top`` (and pack a bitstream) into ``build_dir``.
 
-    Element names of array views are hidden first (``HIDE_ELEMENT_NAMES``). iCE40 synthesis maps multipliers to the SB_MAC16 DSPs (``-dsp``), which the
-    UP5K has eight of; without it a single lane's multiplier costs ~100 LCs.
+    Element names of array views are hidden first (``HIDE_ELEMENT_NAMES``). iCE40 synthesis maps multipliers
+    to the SB_MAC16 DSPs (``-dsp``), which the UP5K has eight of; without it a single lane's multiplier costs
+    ~100 LCs.
     """
     configure_environment()
     build_dir = Path(build_dir)

@@ -66,23 +66,29 @@ def rounding_noise(noise: Value, shift: int) -> Value:
     return Cat(Const(0, shift - len(noise)), noise)
 
 
+def lanes_latency(cfg: AcceleratorConfig) -> int:
+    """Cycles from an ``UpdateLanes`` input to its ``updated`` word."""
+    return 2 if cfg.registered_products else 1
+
+
 class UpdateLanes(wiring.Component):
     """One word's new value: w_l <- sat(w_l + ((causal_l q + noncausal_l x + r_l) >> s)), s = shift + decay.
 
     ``decay`` is the run-time learning-rate decay (``CONTROL.lr_decay``): the
     shift is a barrel shifter over its max_lr_decay + 1 values, and r_l the
     LFSR noise that rounds at that shift (``rounding_noise``). ``updated``
-    follows its inputs by ``LATENCY`` cycles: the multiplier's product is
-    registered at the DSP's output (with the non-causal term and the noise
-    beside it), their sum the next cycle, so multiply, add and
-    shift-add-saturate are in three different cycles.
+    follows its inputs by ``latency`` cycles: the rounded products are
+    registered before the shift, so multiply-and-round and
+    shift-add-saturate are in different cycles; with
+    ``cfg.registered_products`` the multiplier's product is registered at its
+    output too (the non-causal term and the noise beside it), and added the
+    next cycle.
     """
-
-    LATENCY = 2
 
     def __init__(self, cfg: AcceleratorConfig, shift: int):
         self.cfg = cfg
         self.shift = shift
+        self.latency = lanes_latency(cfg)
         layouts = Layouts(cfg)
         super().__init__({
             "word": In(layouts.word),
@@ -97,26 +103,31 @@ class UpdateLanes(wiring.Component):
         m = Module()
         cfg = self.cfg
         shifts = [self.shift + decay for decay in range(cfg.learning.max_lr_decay + 1)]
-        decay = self.decay
-        for stage in range(self.LATENCY):
-            held = Signal.like(self.decay, name=f"decay_{stage}")
-            m.d.sync += held.eq(decay)
-            decay = held
+
+        def delayed(value, name):
+            for stage in range(self.latency):
+                held = Signal.like(value, name=f"{name}_{stage}")
+                m.d.sync += held.eq(value)
+                value = held
+            return value
+
+        decay = delayed(self.decay, "decay")
         for lane in range(cfg.lanes):
             causal = self.factors.causal[lane] * self.pre.trace
             beside = (Mux(self.pre.spike, self.factors.noncausal[lane], 0)
                       + Array(rounding_noise(self.noise[lane], shift) for shift in shifts)[self.decay])
-            product = Signal.like(causal, name=f"lane{lane}_product")
-            addend = Signal.like(beside, name=f"lane{lane}_addend")
-            total = Signal.like(product + addend, name=f"lane{lane}_sum")
-            word = Signal.like(self.word[lane], name=f"lane{lane}_weight_0")
-            held_word = Signal.like(word, name=f"lane{lane}_weight")
-            m.d.sync += [product.eq(causal), addend.eq(beside), total.eq(product + addend),
-                         word.eq(self.word[lane]), held_word.eq(word)]
+            if cfg.registered_products:
+                product = Signal.like(causal, name=f"lane{lane}_product")
+                addend = Signal.like(beside, name=f"lane{lane}_addend")
+                m.d.sync += [product.eq(causal), addend.eq(beside)]
+                causal, beside = product, addend
+            total = Signal.like(causal + beside, name=f"lane{lane}_sum")
+            m.d.sync += total.eq(causal + beside)
+            word = delayed(self.word[lane], f"lane{lane}_weight")
             # Shifted by at least ``shift``, the change fits in that many bits fewer.
             width = len(total) - self.shift
             change = Array((total >> shift)[:width].as_signed() for shift in shifts)[decay]
-            m.d.comb += self.updated[lane].eq(saturate(held_word + change, cfg.weight_bits))
+            m.d.comb += self.updated[lane].eq(saturate(word + change, cfg.weight_bits))
         return m
 
 
@@ -378,7 +389,7 @@ class LayerUpdate(wiring.Component):
                          group.eq(first)]
 
         # Second stage: the word and factors read last cycle are held with their pre trace and noise; then the
-        # lanes' stages (``UpdateLanes.LATENCY``: multiply, add, then shift, add, saturate and write back), so a
+        # lanes' stages (``UpdateLanes.latency``: multiply, add, then shift, add, saturate and write back), so a
         # memory read, the multiply and the adds never share a cycle. Every word of a walk is a different
         # address, so nothing reads a word still in flight.
         stage_valid = Signal()
@@ -392,7 +403,7 @@ class LayerUpdate(wiring.Component):
         # The words in the lanes: valid and address of each of their stages, the last one written back.
         in_flight = []
         valid, addr = stage_valid, stage_addr
-        for lane_stage in range(1 + UpdateLanes.LATENCY):
+        for lane_stage in range(1 + update_lanes.latency):
             held_valid = Signal(name=f"lanes_valid{lane_stage}")
             held_addr = Signal(range(depth), name=f"lanes_addr{lane_stage}")
             m.d.sync += [held_valid.eq(valid), held_addr.eq(addr)]

@@ -325,13 +325,17 @@ class AcceleratorConfig:
     ``lanes`` (P) weights sit in a memory word; ``banks`` (B) splits every
     layer's weight memory (``bank_classes``), each bank with its own P update
     lanes and LFSRs, so the learning walk updates up to B words a cycle from
-    the same block RAMs.
+    the same block RAMs. ``registered_products`` puts the lanes' multiplies in
+    a cycle of their own (one more cycle per walk, the multiplier off the
+    critical path); a part as full as the iCE40 UP5K leaves it out. Neither
+    changes what the chip computes.
     """
 
     network: NetworkShape = field(default_factory=NetworkShape)
     neuron: NeuronFormat = field(default_factory=NeuronFormat)
     lanes: int = 16
     banks: int = 1
+    registered_products: bool = True
     weight_bits: int = 8
     clock_hz: int = 50_000_000
     traces: TraceFormat = field(default_factory=TraceFormat)
@@ -431,11 +435,14 @@ class AcceleratorConfig:
                 / (self.neuron.threshold * 2.0 ** self.learning.lr_shift))
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as JSON values; ``banks`` only where it is not 1, so a one-bank config keeps the JSON, and
-        so the ``CONFIG_HASH``, it had before banks existed (committed bitstreams still pair with their driver)."""
+        """The fields as JSON values; ``banks`` only where it is not 1 and ``registered_products`` only where it is
+        off, so a config keeps the JSON, and so the ``CONFIG_HASH``, it had before they existed (committed
+        bitstreams still pair with their driver)."""
         fields = dataclasses.asdict(self)
         if self.banks == 1:
             del fields["banks"]
+        if self.registered_products:
+            del fields["registered_products"]
         return fields
 
     def to_json(self) -> str:
