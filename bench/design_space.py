@@ -47,9 +47,14 @@ def measured_cycles(path: Path) -> dict[tuple[int, int], float]:
 
 
 def sweep(designs: list[tuple[int, int]], weight_bits: int, n_inputs: int, hidden: int, clock_mhz: float,
-          cycles_path: Path, steps_per_sample: int, work_dir: Path, progress: bool) -> dict:
+          cycles_path: Path, steps_per_sample: int, work_dir: Path, progress: bool, done=lambda results: None) -> dict:
+    """Build every design; ``done`` gets the results so far after each build (a long sweep keeps what it built)."""
     board, design = get_board("ulx3s-85f"), get_design("update")
-    points = []
+    cycles = measured_cycles(cycles_path)
+    results = {"board": board.name, "part": board.part, "design": design.name,
+               "layer": {"n_inputs": n_inputs, "n_neurons": hidden}, "constraint_mhz": clock_mhz,
+               "steps_per_sample": steps_per_sample, "reference_sop_per_cycle": REFERENCE_SOP_PER_CYCLE,
+               "source_commit": source_commit(), "points": []}
     for lanes, banks in tqdm(designs, desc="place and route", disable=not progress):
         # n_classes = 8 is valid for every P swept; the update design builds layer 0 only.
         cfg = AcceleratorConfig(network=NetworkShape(n_inputs=n_inputs, hidden=(hidden,), n_classes=8),
@@ -58,20 +63,16 @@ def sweep(designs: list[tuple[int, int]], weight_bits: int, n_inputs: int, hidde
                                  clock_mhz=clock_mhz)
         resources = summary["resources"]
         fmax = min(summary["fmax_mhz"].values())
-        points.append({"lanes": lanes, "banks": banks, "weight_bits": weight_bits, "fmax_mhz": fmax,
-                       **{name: resources[name]["used"] for name in ("LUT", "FF", "BRAM", "DSP")},
-                       "stimulus_flip_flops": summary["stimulus_flip_flops"],
-                       "peak_gsop_per_s": lanes * banks * fmax / 1e3})
-    cycles = measured_cycles(cycles_path)  # read after the builds, so the two benches can run side by side
-    for point in points:
-        step_cycles = cycles.get((point["lanes"], point["banks"]))
-        point["cycles_per_step"] = step_cycles
-        point["train_samples_per_s_at_fmax"] = (point["fmax_mhz"] * 1e6 / (step_cycles * steps_per_sample)
-                                                if step_cycles else None)
-    return {"board": board.name, "part": board.part, "design": design.name,
-            "layer": {"n_inputs": n_inputs, "n_neurons": hidden}, "constraint_mhz": clock_mhz,
-            "steps_per_sample": steps_per_sample, "tools": summary["tools"],
-            "reference_sop_per_cycle": REFERENCE_SOP_PER_CYCLE, "source_commit": source_commit(), "points": points}
+        step_cycles = cycles.get((lanes, banks))
+        results["tools"] = summary["tools"]
+        results["points"].append({
+            "lanes": lanes, "banks": banks, "weight_bits": weight_bits, "fmax_mhz": fmax,
+            **{name: resources[name]["used"] for name in ("LUT", "FF", "BRAM", "DSP")},
+            "stimulus_flip_flops": summary["stimulus_flip_flops"], "peak_gsop_per_s": lanes * banks * fmax / 1e3,
+            "cycles_per_step": step_cycles,
+            "train_samples_per_s_at_fmax": fmax * 1e6 / (step_cycles * steps_per_sample) if step_cycles else None})
+        done(results)
+    return results
 
 
 def table(results: dict) -> str:
@@ -106,9 +107,9 @@ def main() -> None:
     parser.add_argument("--steps-per-sample", type=int, default=20)
     args = parser.parse_args()
     results = sweep(parse_designs(args.designs), args.weight_bits, args.inputs, args.hidden, args.clock_mhz,
-                    args.cycles, args.steps_per_sample, args.work, progress=sys.stderr.isatty())
+                    args.cycles, args.steps_per_sample, args.work, progress=sys.stderr.isatty(),
+                    done=lambda results: write_results(args.out, "design_space", results, plot_design_space))
     print(table(results))
-    write_results(args.out, "design_space", results, plot_design_space)
 
 
 if __name__ == "__main__":
