@@ -24,10 +24,10 @@ CONFIGS = {
     # A decay reaching past the 16-bit LFSR (hidden shifts 10..25): the noise moves up into the lost bits.
     "decay-past-lfsr": AcceleratorConfig(network=NetworkShape(n_inputs=8, hidden=(8,), n_classes=2), lanes=4,
                                          learning=LearningConfig(lr_shift=4, max_lr_decay=15, alpha_post=1)),
-    # The lanes without their product registers (the UP5K's build): one cycle less per word, the same words.
-    "unregistered-products": AcceleratorConfig(network=NetworkShape(n_inputs=10, hidden=(24,), n_classes=3), lanes=8,
-                                               weight_bits=4, registered_products=False,
-                                               learning=LearningConfig(lr_shift=1, alpha_post=1)),
+    # The lanes with their product registers: one cycle more per walk, the same words.
+    "registered-products": AcceleratorConfig(network=NetworkShape(n_inputs=10, hidden=(24,), n_classes=3), lanes=8,
+                                             weight_bits=4, registered_products=True,
+                                             learning=LearningConfig(lr_shift=1, alpha_post=1)),
     # Two update banks (even and odd rows, 11 rows: the odd bank one row short), each with its own lanes and LFSRs.
     "two-banks": AcceleratorConfig(network=NetworkShape(n_inputs=11, hidden=(16,), n_classes=3), lanes=8, banks=2,
                                    weight_bits=5, learning=LearningConfig(lr_shift=1, alpha_post=1)),

@@ -171,9 +171,9 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
           # or the run-time decay's shifter adds 200-450 LC to a part already 93 % full (docs/boards.md). The
           # error unit and shift are those it placed with (at the defaults' 127 and 10 it does not). Since the
           # pipeline stages of the 75 MHz ECP5 work (about 200 flip-flops) it places only with 10-bit membranes
-          # and currents and 12-bit scores (at 16 and 24 bits: 5137 LC, no legal placement), and without the
-          # lanes' product registers (with them: 4954 LC, no legal placement; it needs no pipelining at 16.5 MHz).
-          {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8, "registered_products": False,
+          # and currents and 12-bit scores (at 16 and 24 bits: 5137 LC, no legal placement); the lanes' product
+          # registers (``registered_products``) took it to 4954 LC and no legal placement.
+          {"network": NetworkShape(n_inputs=384, hidden=(32,), n_classes=8), "lanes": 8,
            "neuron": NeuronFormat(membrane_bits=10, input_bits=10), "readout": ReadoutFormat(score_bits=12),
            "learning": LearningConfig(rule="stllr_dfa", max_lr_decay=0, error_unit=64, lr_shift=9)},
           # Layer 0's weights in the four SB_SPRAM256KA (single-ported: two cycles a word), the EBR left to the
