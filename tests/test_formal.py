@@ -30,7 +30,7 @@ from eligo_hw.lfsr import LfsrBank
 from eligo_hw.neuron import LIFNeuron
 from eligo_hw.traces import PostTraceUnit, PreTraceUnit, decay_trace
 from eligo_hw.update import UpdateLanes, factor_bits, lanes_latency
-from eligo_hw.words import WordDecoder
+from eligo_hw.words import WordDecoder, delayed
 
 
 def clamp(value, bits: int):
@@ -328,13 +328,6 @@ def update_properties(cfg: AcceleratorConfig = UPDATE_CFG):
     most, noise_bits = cfg.learning.max_lr_decay, cfg.lfsr.bits
     latency = lanes_latency(cfg)
 
-    def delayed(m, value, name):
-        for stage in range(latency):
-            held = Signal.like(value, name=f"{name}_{stage}")
-            m.d.sync += held.eq(value)
-            value = held
-        return value
-
     def build(m):
         m.submodules.lanes = lanes = UpdateLanes(cfg, UPDATE_SHIFT)
         # True from step ``latency`` on, when every stage holds inputs of this run (registers start arbitrary).
@@ -358,9 +351,9 @@ def update_properties(cfg: AcceleratorConfig = UPDATE_CFG):
             deltas = [(product + (noise[:shift] if shift <= noise_bits else noise * 2 ** (shift - noise_bits)))
                       >> shift for shift in range(UPDATE_SHIFT, UPDATE_SHIFT + most + 1)]
             delta = Array(deltas)[lanes.decay]
-            word = delayed(m, lanes.word[lane], f"word{lane}")
-            total = delayed(m, (lanes.word[lane] + delta).as_signed(), f"total{lane}")
-            held_delta = delayed(m, delta.as_signed(), f"delta{lane}")
+            word = delayed(m, lanes.word[lane], latency, f"word{lane}")
+            total = delayed(m, (lanes.word[lane] + delta).as_signed(), latency, f"total{lane}")
+            held_delta = delayed(m, delta.as_signed(), latency, f"delta{lane}")
             updated = lanes.updated[lane]
             lo, hi = cfg.weight_range
             with m.If(filled):

@@ -59,17 +59,10 @@ from eligo.words import PAYLOAD_BITS, Opcode
 from eligo_hw.arith import select
 from eligo_hw.axil import AxiLiteRegisters, AxiLiteSignature
 from eligo_hw.layer_engine import LayerEngine, output_layout
-from eligo_hw.words import Kind, WordDecoder, saturating_add, saturating_increment
+from eligo_hw.words import Kind, WordDecoder, delayed, saturating_add, saturating_increment
 
 AxiStreamSignature = wiring.Signature({"tdata": Out(DATA_BITS), "tvalid": Out(1), "tready": In(1), "tlast": Out(1)})
 """An AXI-Stream of 32-bit words with TLAST, seen from the sender."""
-
-
-def delayed(m: Module, strobe) -> Signal:
-    """``strobe`` one cycle later: the top counts what the engine and decoder count, a cycle after them."""
-    late = Signal.like(strobe)
-    m.d.sync += late.eq(strobe)
-    return late
 
 
 class Accelerator(wiring.Component):

@@ -35,7 +35,7 @@ from eligo.fixed.lfsr import walk_registers
 from eligo_hw.arith import saturate, select
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.traces import pre_words
-from eligo_hw.words import saturating_increment
+from eligo_hw.words import delay_line, delayed, saturating_increment
 
 
 def factor_bits(cfg: AcceleratorConfig) -> int:
@@ -103,15 +103,7 @@ class UpdateLanes(wiring.Component):
         m = Module()
         cfg = self.cfg
         shifts = [self.shift + decay for decay in range(cfg.learning.max_lr_decay + 1)]
-
-        def delayed(value, name):
-            for stage in range(self.latency):
-                held = Signal.like(value, name=f"{name}_{stage}")
-                m.d.sync += held.eq(value)
-                value = held
-            return value
-
-        decay = delayed(self.decay, "decay")
+        decay = delayed(m, self.decay, self.latency, "decay")
         for lane in range(cfg.lanes):
             causal = self.factors.causal[lane] * self.pre.trace
             beside = (Mux(self.pre.spike, self.factors.noncausal[lane], 0)
@@ -123,7 +115,7 @@ class UpdateLanes(wiring.Component):
                 causal, beside = product, addend
             total = Signal.like(causal + beside, name=f"lane{lane}_sum")
             m.d.sync += total.eq(causal + beside)
-            word = delayed(self.word[lane], f"lane{lane}_weight")
+            word = delayed(m, self.word[lane], self.latency, f"lane{lane}_weight")
             # Shifted by at least ``shift``, the change fits in that many bits fewer.
             width = len(total) - self.shift
             change = Array((total >> shift)[:width].as_signed() for shift in shifts)[decay]
@@ -401,15 +393,9 @@ class LayerUpdate(wiring.Component):
         m.d.sync += [stage_valid.eq(0), held_word.eq(walk.read_data), held_factors.eq(factor_rd.data),
                      held_pre.eq(stage_pre), held_noise.eq(self.noise[bank])]
         # The words in the lanes: valid and address of each of their stages, the last one written back.
-        in_flight = []
-        valid, addr = stage_valid, stage_addr
-        for lane_stage in range(1 + update_lanes.latency):
-            held_valid = Signal(name=f"lanes_valid{lane_stage}")
-            held_addr = Signal(range(depth), name=f"lanes_addr{lane_stage}")
-            m.d.sync += [held_valid.eq(valid), held_addr.eq(addr)]
-            in_flight.append(held_valid)
-            valid, addr = held_valid, held_addr
-        write_valid, write_addr = valid, addr
+        in_flight = delay_line(m, stage_valid, 1 + update_lanes.latency, "lanes_valid")
+        write_valid = in_flight[-1]
+        write_addr = delayed(m, stage_addr, 1 + update_lanes.latency, "lanes_addr")
         m.d.comb += [
             update_lanes.word.eq(held_word), update_lanes.factors.eq(held_factors),
             update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise), update_lanes.decay.eq(decay),

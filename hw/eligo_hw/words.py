@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -27,6 +27,22 @@ Kind = types.new_class("Kind", (enum.Enum,), {"shape": 32 - OPCODE_SHIFT}, _opco
 
 
 Command = data.StructLayout({"payload": PAYLOAD_BITS, "kind": Kind})
+
+
+def delay_line(m: Module, value, cycles: int, name: str = "late") -> list[Signal]:
+    """``value`` one, two, ... ``cycles`` cycles later: a register a stage (the last is ``delayed``'s)."""
+    stages = []
+    for stage in range(cycles):
+        held = Signal.like(value, name=name if cycles == 1 else f"{name}{stage}")
+        m.d.sync += held.eq(value)
+        stages.append(held)
+        value = held
+    return stages
+
+
+def delayed(m: Module, value, cycles: int = 1, name: str = "late") -> Signal:
+    """``value`` ``cycles`` cycles later."""
+    return delay_line(m, value, cycles, name)[-1]
 
 
 def saturating_increment(m: Module, counter, condition) -> None:

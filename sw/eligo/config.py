@@ -328,8 +328,9 @@ class AcceleratorConfig:
     the same block RAMs. ``registered_products`` puts the lanes' multiplies in
     a cycle of their own (one more cycle per walk, the multiplier off the
     update datapath's critical path: 65.2 MHz for a 512 x 128 layer at
-    P = 16, against 53.7 in the sweep before them); off by default, since the whole default-size accelerator did
-    not finish routing with them. Neither changes what the chip computes.
+    P = 16, against 53.7 in the sweep before them); off by default, since
+    the whole default-size accelerator did not finish routing with them.
+    Neither changes what the chip computes.
     """
 
     network: NetworkShape = field(default_factory=NetworkShape)
