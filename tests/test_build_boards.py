@@ -115,12 +115,15 @@ def test_full_accelerator_ice40_fits_with_weights_in_spram(tmp_path):
     # The committed iCEBreaker build, rebuilt from its own config and clock: it must still fit and meet timing.
     committed = REPO_ROOT / "bitstreams" / "icebreaker" / "accelerator"
     cfg = AcceleratorConfig.from_json((committed / "config.json").read_text())
-    clock_mhz = json.loads((committed / "summary.json").read_text())["clock_mhz"]
+    committed_summary = json.loads((committed / "summary.json").read_text())
+    clock_mhz = committed_summary["clock_mhz"]
     sizes = cfg.network.layer_sizes
     out, summary = build(tmp_path, "--board", "icebreaker", "--design", "accelerator", "--lanes", str(cfg.lanes),
                          "--inputs", str(sizes[0]), "--hidden", str(sizes[1]), "--classes", str(sizes[2]),
                          "--clock-mhz", f"{clock_mhz:g}")
     assert summary["layer_sizes"] == list(sizes) and summary["clock_mhz"] == pytest.approx(clock_mhz)
+    # The same netlist places with the same seed: the build is reproducible, tries and all.
+    assert summary["placement_seed"] == committed_summary["placement_seed"]
     # Layer 0's weights are in SPRAM, single-ported; pins: the crystal and the UART; no LFSR harness.
     assert summary["core_options"]["single_port_layers"] == [0] and summary["resources"]["SPRAM"]["used"] >= 1
     assert summary["resources"]["IO"]["used"] <= 4 and summary["stimulus_flip_flops"] == 0

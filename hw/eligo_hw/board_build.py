@@ -89,7 +89,8 @@ def build_on_board(board: Board, design: Design, cfg: AcceleratorConfig, out_dir
         harness = design.harness(design.core(cfg, **options))
         top = PllClocked(harness, board, target_mhz * 1e6)
         progress(f"{board.name}: synthesis, place and route at {top.clock_hz / 1e6:.2f} MHz")
-        report = place_and_route(top, board.platform(), build_dir, name)
+        report = place_and_route(top, board.platform, build_dir, name, tries=board.placement_tries,
+                                 progress=lambda message: progress(f"{board.name}: {message}"))
         for pattern in KEPT_REPORTS:
             copy_report(build_dir / pattern.format(name=name), out_dir)
         bitstream = None
@@ -109,6 +110,7 @@ def build_on_board(board: Board, design: Design, cfg: AcceleratorConfig, out_dir
             "stimulus_flip_flops": stimulus_bits(harness.core) if isinstance(harness, LiveHarness) else 0,
             "bitstream": bitstream,
             "core_options": options,
+            "placement_seed": report.seed,
             "peak_sop_per_s_at_clock": peak_sops(design.lanes(cfg), top.clock_hz / 1e6),
             "peak_sop_per_s_at_fmax": peak_sops(design.lanes(cfg), fmax),
         })

@@ -149,6 +149,8 @@ class Board:
     config_overrides: dict[str, Any] = field(default_factory=dict)
     # Elaboration choices for this board's part that trade cycles for resources (``Design.board_options``).
     core_options: dict[str, Any] = field(default_factory=dict)
+    # Placements tried before a build gives up on finding a legal one (``synth.place_and_route``).
+    placement_tries: int = 1
 
     def default_config(self) -> AcceleratorConfig:
         """The project's default config, cut down where the board is too small for it."""
@@ -178,7 +180,9 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
            "learning": LearningConfig(rule="stllr_dfa", max_lr_decay=0, error_unit=64, lr_shift=9)},
           # Layer 0's weights in the four SB_SPRAM256KA (single-ported: two cycles a word), the EBR left to the
           # rest; the serial bridge's buffers cut to a two-word event hand-over and one output packet.
-          core_options={"single_port_layers": (0,), "event_fifo_words": 2, "output_packets": 1}),
+          core_options={"single_port_layers": (0,), "event_fifo_words": 2, "output_packets": 1},
+          # At 92 % of the LCs a legal placement depends on the seed: the same netlist places with seed 3, not 1 or 2.
+          placement_tries=6),
     # PYNQ-Z2 has no amaranth-boards file; the Arty Z7-20 carries the same xc7z020clg400-1.
     Board("pynq-z2", ArtyZ720Platform, "xc7", "xc7z020clg400-1", 125e6, 100.0, "yosys-estimate"),
 )}

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class SynthReport:
     constraint_mhz: dict[str, float]
     utilization: dict[str, tuple[int, int]]
     bitstream: str | None
+    seed: int | None = None  # nextpnr's placement seed that placed it (None: its default)
 
     @property
     def min_fmax_mhz(self) -> float:
@@ -73,12 +75,14 @@ class SynthReport:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
 
-def read_nextpnr_report(path: Path, board: str, bitstream: Path | None) -> SynthReport:
+def read_nextpnr_report(path: Path, board: str, bitstream: Path | None,
+                        seed: int | None = None) -> SynthReport:
     report = json.loads(Path(path).read_text())
     fmax = {clk: round(v["achieved"], 2) for clk, v in report["fmax"].items()}
     constraint = {clk: round(v["constraint"], 2) for clk, v in report["fmax"].items()}
     util = {cell: (v["used"], v["available"]) for cell, v in report["utilization"].items()}
-    return SynthReport(board, fmax, constraint, util, str(bitstream) if bitstream and bitstream.exists() else None)
+    return SynthReport(board, fmax, constraint, util, str(bitstream) if bitstream and bitstream.exists() else None,
+                       seed)
 
 
 def count_cells(stat_json: Path, family: str) -> dict[str, int]:
@@ -100,30 +104,45 @@ def log_errors(log: Path, lines: int = 20) -> str:
     return "\n".join((errors or text)[-lines:])
 
 
-def place_and_route(top: Elaboratable, platform: Platform, build_dir: Path, name: str = "top") -> SynthReport:
-    """Synthesise, place and route ``top`` (and pack a bitstream) into ``build_dir``.
+# nextpnr's messages when its placer finds no legal spot for every cell: at a part's last few per cent that
+# depends on the seed as much as on the netlist.
+PLACEMENT_FAILURES = ("Unable to find legal placement", "failed to place chain")
+
+
+def place_and_route(top: Elaboratable, make_platform: Callable[[], Platform], build_dir: Path, name: str = "top",
+                    tries: int = 1, progress: Callable[[str], None] = lambda message: None) -> SynthReport:
+    """Synthesise, place and route ``top`` for ``make_platform()`` (and pack a bitstream) into ``build_dir``.
 
     Element names of array views are hidden first (``HIDE_ELEMENT_NAMES``). iCE40 synthesis maps multipliers
     to the SB_MAC16 DSPs (``-dsp``), which the UP5K has eight of; without it a single lane's multiplier costs
-    ~100 LCs.
+    ~100 LCs. When the placer finds no legal placement, up to ``tries`` placements are tried: nextpnr's default
+    seed, then seeds 2, 3, ... (the same netlist: Yosys is deterministic); the report names the seed that placed.
     """
     configure_environment()
     build_dir = Path(build_dir)
-    family = getattr(platform, "family", None)
-    try:
-        platform.build(
-            top, name=name, build_dir=str(build_dir), do_program=False,
-            script_after_read=HIDE_ELEMENT_NAMES,
-            synth_opts="-dsp" if family == "iCE40" else "",
-            script_after_synth=f"tee -q -o {name}.stat.json stat -json",
-            nextpnr_opts=f"--report {name}.report.json --timing-allow-fail",
-        )
-    except subprocess.CalledProcessError as exc:
-        raise BuildFailed(f"{type(platform).__name__}: build failed ({exc.returncode}):\n"
-                          f"{log_errors(build_dir / f'{name}.tim') or log_errors(build_dir / f'{name}.rpt')}") from exc
+    for attempt in range(1, tries + 1):
+        seed = None if attempt == 1 else attempt
+        platform = make_platform()  # a platform prepares one build
+        family = getattr(platform, "family", None)
+        try:
+            platform.build(
+                top, name=name, build_dir=str(build_dir), do_program=False,
+                script_after_read=HIDE_ELEMENT_NAMES,
+                synth_opts="-dsp" if family == "iCE40" else "",
+                script_after_synth=f"tee -q -o {name}.stat.json stat -json",
+                nextpnr_opts=f"--report {name}.report.json --timing-allow-fail"
+                             + ("" if seed is None else f" --seed {seed}"),
+            )
+            break
+        except subprocess.CalledProcessError as exc:
+            errors = log_errors(build_dir / f"{name}.tim") or log_errors(build_dir / f"{name}.rpt")
+            if attempt < tries and any(failure in errors for failure in PLACEMENT_FAILURES):
+                progress(f"no legal placement with seed {seed or 'default'}; trying seed {attempt + 1}")
+                continue
+            raise BuildFailed(f"{type(platform).__name__}: build failed ({exc.returncode}):\n{errors}") from exc
     bitstream = next((build_dir / f"{name}{ext}" for ext in (".bit", ".bin") if (build_dir / f"{name}{ext}").exists()),
                      None)
-    return read_nextpnr_report(build_dir / f"{name}.report.json", type(platform).__name__, bitstream)
+    return read_nextpnr_report(build_dir / f"{name}.report.json", type(platform).__name__, bitstream, seed)
 
 
 def run_yosys(script: str, cwd: Path, log_name: str) -> Path:
