@@ -6,9 +6,9 @@ import pytest
 
 from eligo.config import AcceleratorConfig, LearningConfig, NetworkShape
 from eligo.fixed.model import FixedModel, initial_weights
-from eligo_hw.export import write_verilog
+from eligo_hw.export import Ecp5Primitives, write_verilog
 from eligo_hw.update import LayerUpdateWithBank
-from eligo_sim.runner import SIMULATORS, build_bench
+from eligo_sim.runner import ECP5_MODELS, SIMULATORS, build_bench
 
 GAIN = 4.0
 WEIGHT_SEED = 5
@@ -29,20 +29,21 @@ CASES = {
 }
 
 
-def build(simulator, cfg, layer, build_dir, single_port=False):
+def build(simulator, cfg, layer, build_dir, single_port=False, ecp5=False):
     words = FixedModel(cfg, initial_weights(cfg, WEIGHT_SEED, gain=GAIN)).words[layer]
     source = write_verilog(LayerUpdateWithBank(cfg, layer, words, single_port=single_port), "layer_update",
-                           build_dir / "layer_update.v")
-    return build_bench(simulator=simulator, sources=[source], toplevel="layer_update", build_dir=build_dir / simulator)
+                           build_dir / "layer_update.v", platform=Ecp5Primitives() if ecp5 else None)
+    return build_bench(simulator=simulator, sources=[source, *([ECP5_MODELS] if ecp5 else [])],
+                       toplevel="layer_update", build_dir=build_dir / simulator)
 
 
 def params(cfg, layer, steps):
     return {"config": cfg.to_dict(), "layer": layer, "steps": steps, "weight_seed": WEIGHT_SEED, "gain": GAIN}
 
 
-def run_case(simulator, case, steps, seeds, tmp_path, single_port=False):
+def run_case(simulator, case, steps, seeds, tmp_path, single_port=False, ecp5=False):
     cfg, layer = CASES[case]
-    bench = build(simulator, cfg, layer, tmp_path, single_port)
+    bench = build(simulator, cfg, layer, tmp_path, single_port, ecp5)
     for seed in seeds:
         result = bench.run("eligo_sim.benches.layer_update", params=params(cfg, layer, steps), seed=seed)
         print(f"layer update {case} on {simulator}, seed {seed}: {result.real_time_s:.2f} s")
@@ -57,6 +58,13 @@ def test_hidden_layer_update_bench(simulator, tmp_path):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_single_port_layer_update_bench(simulator, tmp_path):
     run_case(simulator, "hidden-narrow-p8", 25, (1, 2), tmp_path, single_port=True)
+
+
+# The netlist an ECP5 build gets: the lanes' multipliers are MULT18X18D DSPs with their input registers.
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_ecp5_layer_update_bench(simulator, tmp_path):
+    run_case(simulator, "hidden-narrow-p8", 25, (1, 2), tmp_path, ecp5=True)
+    assert "MULT18X18D" in (tmp_path / "layer_update.v").read_text()
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

@@ -18,9 +18,18 @@ def flat_ports(component: wiring.Component) -> dict:
             for path, _, value in component.signature.flatten(component)}
 
 
-def write_verilog(component: wiring.Component, name: str, path: Path) -> Path:
-    """Convert ``component`` to ``path`` as module ``name``, without host-specific source paths."""
+def write_verilog(component: wiring.Component, name: str, path: Path, platform=None) -> Path:
+    """Convert ``component`` to ``path`` as module ``name``, without host-specific source paths; ``platform`` is
+    what elaboration sees (an FPGA family's primitives, ``Ecp5Primitives``), none by default."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = verilog.convert(component, name=name, ports=flat_ports(component), emit_src=False)
+    text = verilog.convert(component, name=name, ports=flat_ports(component), emit_src=False, platform=platform)
     path.write_text(text)
     return path
+
+
+class Ecp5Primitives:
+    """What elaboration sees of an ECP5 platform, without pins or tools: its family, so the netlist instantiates the
+    primitives an ECP5 build does (``arith.product_of_held``'s DSP). Benches simulate them with
+    ``eligo_sim.ecp5_models.v``."""
+
+    family = "ecp5"

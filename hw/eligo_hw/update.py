@@ -32,7 +32,7 @@ from amaranth.lib.wiring import In, Out
 
 from eligo.config import AcceleratorConfig
 from eligo.fixed.lfsr import walk_registers
-from eligo_hw.arith import saturate, select
+from eligo_hw.arith import product_of_held, saturate, select
 from eligo_hw.lfsr import LfsrBank
 from eligo_hw.traces import pre_words
 from eligo_hw.words import delay_line, delayed, saturating_increment
@@ -68,7 +68,7 @@ def rounding_noise(noise: Value, shift: int) -> Value:
 
 def lanes_latency(cfg: AcceleratorConfig) -> int:
     """Cycles from an ``UpdateLanes`` input to its ``updated`` word."""
-    return 2 if cfg.registered_products else 1
+    return 3 if cfg.registered_products else 2
 
 
 class UpdateLanes(wiring.Component):
@@ -77,12 +77,13 @@ class UpdateLanes(wiring.Component):
     ``decay`` is the run-time learning-rate decay (``CONTROL.lr_decay``): the
     shift is a barrel shifter over its max_lr_decay + 1 values, and r_l the
     LFSR noise that rounds at that shift (``rounding_noise``). ``updated``
-    follows its inputs by ``latency`` cycles: the rounded products are
-    registered before the shift, so multiply-and-round and
-    shift-add-saturate are in different cycles; with
-    ``cfg.registered_products`` the multiplier's product is registered at its
-    output too (the non-causal term and the noise beside it), and added the
-    next cycle.
+    follows its inputs by ``latency`` cycles: the inputs (memory read data)
+    are registered first, on ECP5 the multiplier's operands in its DSP
+    (``arith.product_of_held``); the rounded products are registered before
+    the shift, so multiply-and-round and shift-add-saturate are in different
+    cycles; with ``cfg.registered_products`` the multiplier's product is
+    registered at its output too (the non-causal term and the noise beside
+    it), and added the next cycle.
     """
 
     def __init__(self, cfg: AcceleratorConfig, shift: int):
@@ -103,11 +104,13 @@ class UpdateLanes(wiring.Component):
         m = Module()
         cfg = self.cfg
         shifts = [self.shift + decay for decay in range(cfg.learning.max_lr_decay + 1)]
-        decay = delayed(m, self.decay, self.latency, "decay")
+        factors, pre = delayed(m, self.factors, 1, "held_factors"), delayed(m, self.pre, 1, "held_pre")
+        noise, held_decay = delayed(m, self.noise, 1, "held_noise"), delayed(m, self.decay, 1, "held_decay")
+        decay = delayed(m, held_decay, self.latency - 1, "decay")
         for lane in range(cfg.lanes):
-            causal = self.factors.causal[lane] * self.pre.trace
-            beside = (Mux(self.pre.spike, self.factors.noncausal[lane], 0)
-                      + Array(rounding_noise(self.noise[lane], shift) for shift in shifts)[self.decay])
+            causal = product_of_held(m, platform, self.factors.causal[lane], self.pre.trace, f"lane{lane}_causal")
+            beside = (Mux(pre.spike, factors.noncausal[lane], 0)
+                      + Array(rounding_noise(noise[lane], shift) for shift in shifts)[held_decay])
             if cfg.registered_products:
                 product = Signal.like(causal, name=f"lane{lane}_product")
                 addend = Signal.like(beside, name=f"lane{lane}_addend")
@@ -380,25 +383,22 @@ class LayerUpdate(wiring.Component):
                                      * self.bank_groups),
                          group.eq(first)]
 
-        # Second stage: the word and factors read last cycle are held with their pre trace and noise; then the
-        # lanes' stages (``UpdateLanes.latency``: multiply, add, then shift, add, saturate and write back), so a
-        # memory read, the multiply and the adds never share a cycle. Every word of a walk is a different
+        # The word and factors read this cycle go to the lanes with their pre trace and noise; the lanes hold them
+        # and take ``UpdateLanes.latency`` cycles (hold, multiply and add, then shift, add, saturate and write back),
+        # so a memory read, the multiply and the adds never share a cycle. Every word of a walk is a different
         # address, so nothing reads a word still in flight.
         stage_valid = Signal()
         stage_addr = Signal(range(depth))
         stage_pre = Signal(layouts.pre)
-        held_word, held_factors = Signal(layouts.word), Signal(layouts.factors)
-        held_pre, held_noise = Signal(layouts.pre), Signal(layouts.noise)
         read_addr = Signal(range(depth))
-        m.d.sync += [stage_valid.eq(0), held_word.eq(walk.read_data), held_factors.eq(factor_rd.data),
-                     held_pre.eq(stage_pre), held_noise.eq(self.noise[bank])]
+        m.d.sync += stage_valid.eq(0)
         # The words in the lanes: valid and address of each of their stages, the last one written back.
-        in_flight = delay_line(m, stage_valid, 1 + update_lanes.latency, "lanes_valid")
+        in_flight = delay_line(m, stage_valid, update_lanes.latency, "lanes_valid")
         write_valid = in_flight[-1]
-        write_addr = delayed(m, stage_addr, 1 + update_lanes.latency, "lanes_addr")
+        write_addr = delayed(m, stage_addr, update_lanes.latency, "lanes_addr")
         m.d.comb += [
-            update_lanes.word.eq(held_word), update_lanes.factors.eq(held_factors),
-            update_lanes.pre.eq(held_pre), update_lanes.noise.eq(held_noise), update_lanes.decay.eq(decay),
+            update_lanes.word.eq(walk.read_data), update_lanes.factors.eq(factor_rd.data),
+            update_lanes.pre.eq(stage_pre), update_lanes.noise.eq(self.noise[bank]), update_lanes.decay.eq(decay),
             read_addr.eq(host_local),
         ]
         # The word written back; with one port the read of that cycle waits (``stall``).

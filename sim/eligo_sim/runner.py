@@ -18,6 +18,8 @@ from cocotb_tools.runner import get_results, get_runner
 from eligo.toolchain import configure_environment, require_tool
 
 SIMULATORS = ("icarus", "verilator")
+# Models of the FPGA primitives a netlist elaborated for ECP5 instantiates (``eligo_hw.export.Ecp5Primitives``).
+ECP5_MODELS = Path(__file__).with_name("ecp5_models.v")
 
 _INSTALL_HINTS = {
     "icarus": ("iverilog", "Install Icarus Verilog: apt-get install iverilog (scripts/test.sh does this)."),
