@@ -276,18 +276,24 @@ class LayerUpdate(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, layouts, groups = self.cfg, self.layouts, self.groups
-        m.submodules.pres = pres = Memory(shape=self.layouts.pre_word, depth=self.pre_words, init=[])
+        # Beside each pre word, whether each row class has a non-zero trace in it, worked out as it is written: the
+        # walk's choice of the next word to read then waits on one stored bit, not on P comparisons and their OR.
+        pre_entry = data.StructLayout({"pres": layouts.pre_word, "occupied": self.row_classes})
+        m.submodules.pres = pres = Memory(shape=pre_entry, depth=self.pre_words, init=[])
         m.submodules.factors = factors = Memory(shape=layouts.factors, depth=groups, init=[])
         walk_ports = [(pres.read_port(), factors.read_port()) for _ in range(cfg.banks)]
         pre_wr, pre_host = pres.write_port(), pres.read_port()
-        m.d.comb += [pre_host.addr.eq(self.pre_read_addr), self.pre_read_data.eq(pre_host.data)]
+        m.d.comb += [pre_host.addr.eq(self.pre_read_addr), self.pre_read_data.eq(pre_host.data.pres)]
         factor_wr = factors.write_port()
 
         # Host-side loading; a group is active iff any lane's factor is non-zero.
         active = Signal(groups)
         factor_nonzero = (self.factor_data.as_value() != 0)
         m.d.comb += [
-            pre_wr.en.eq(self.pre_we), pre_wr.addr.eq(self.pre_addr), pre_wr.data.eq(self.pre_data),
+            pre_wr.en.eq(self.pre_we), pre_wr.addr.eq(self.pre_addr), pre_wr.data.pres.eq(self.pre_data),
+            pre_wr.data.occupied.eq(Cat(Cat(self.pre_data[lane].trace != 0
+                                            for lane in range(row_class, cfg.lanes, self.row_classes)).any()
+                                        for row_class in range(self.row_classes))),
             factor_wr.en.eq(self.factor_we), factor_wr.addr.eq(self.factor_addr), factor_wr.data.eq(self.factor_data),
         ]
         with m.If(self.factor_we):
@@ -346,16 +352,17 @@ class LayerUpdate(wiring.Component):
                 index = Mux(bits[i], i, index)
             return bits.any(), index
 
-        def above(bits, index, width):
-            """The set bits of ``bits`` strictly above ``index``."""
-            return bits & ~((Const(2, width + 1) << index) - 1)[:width]
+        def without_lowest(bits):
+            """``bits`` less its lowest set bit: one carry chain beside ``lowest``'s, not after it."""
+            return bits & (bits - 1)
 
         # This bank's groups (g mod S = its group class) that learn, and its rows (j mod R = its row class).
         m.d.comb += walk.active.eq(Cat(active[g] if g % self.group_classes == group_class else Const(0)
                                        for g in range(groups)))
         group = Signal(range(max(groups, 2)))
+        groups_left = Signal(groups)           # the learning groups of the current row not visited yet
         _, first = lowest(walk.active, groups)
-        has_next, following = lowest(above(walk.active, group, groups), groups)
+        has_next, following = lowest(groups_left, groups)
 
         # The pre memory's read address defaults to the current word, so in SCAN its output holds word
         # ``word``; in VISIT it reads one word ahead and holds word ``word + 1``.
@@ -378,10 +385,10 @@ class LayerUpdate(wiring.Component):
             """Start the lowest row of ``rows`` (a non-empty lane mask) in word ``word_index``."""
             _, lane = lowest(rows, lanes)
             m.d.sync += [row_pre.eq(pre_word.as_value().word_select(lane, layouts.pre.size)),
-                         pending.eq(above(rows, lane, lanes)), word_pres.eq(pre_word),
+                         pending.eq(without_lowest(rows)), word_pres.eq(pre_word),
                          row_base.eq(((word_index * lanes + lane)[row_bits:] if row_bits else word_index * lanes + lane)
                                      * self.bank_groups),
-                         group.eq(first)]
+                         group.eq(first), groups_left.eq(without_lowest(walk.active))]
 
         # The word and factors read this cycle go to the lanes with their pre trace and noise; the lanes hold them
         # and take ``UpdateLanes.latency`` cycles (hold, multiply and add, then shift, add, saturate and write back),
@@ -419,10 +426,9 @@ class LayerUpdate(wiring.Component):
                     m.d.comb += next_word.eq(0)
                     m.next = "SCAN"
             with m.State("SCAN"):
-                rows = nonzero_rows(pre_rd.data)
-                with m.If(rows.any()):
+                with m.If(pre_rd.data.occupied[row_class]):
                     m.d.comb += pre_rd.addr.eq(word + 1)
-                    enter_row(word, pre_rd.data, rows)
+                    enter_row(word, pre_rd.data.pres, nonzero_rows(pre_rd.data.pres))
                     m.next = "VISIT"
                 with m.Elif(last_word):
                     m.next = "FLUSH"
@@ -432,20 +438,19 @@ class LayerUpdate(wiring.Component):
                 address = row_base + (group[group_bits:] if group_bits else group)
                 # Look one word ahead, so an active row of the next word follows without a SCAN cycle.
                 m.d.comb += pre_rd.addr.eq(word + 1)
-                ahead = nonzero_rows(pre_rd.data)
                 with m.If(~stall):
                     m.d.comb += [read_addr.eq(address), factor_rd.addr.eq(group), walk.visit.eq(1)]
                     saturating_increment(m, walk.visits, 1)
                     m.d.sync += [stage_valid.eq(1), stage_addr.eq(address), stage_pre.eq(row_pre)]
                     with m.If(has_next):
-                        m.d.sync += group.eq(following)
+                        m.d.sync += [group.eq(following), groups_left.eq(without_lowest(groups_left))]
                     with m.Elif(pending.any()):
                         enter_row(word, word_pres, pending)
                     with m.Elif(last_word):
                         m.next = "FLUSH"
-                    with m.Elif(ahead.any()):
+                    with m.Elif(pre_rd.data.occupied[row_class]):
                         m.d.comb += [next_word.eq(word + 1), pre_rd.addr.eq(word + 2)]
-                        enter_row(word + 1, pre_rd.data, ahead)
+                        enter_row(word + 1, pre_rd.data.pres, nonzero_rows(pre_rd.data.pres))
                     with m.Elif(word + 1 == n_words - 1):
                         m.next = "FLUSH"
                     with m.Else():
