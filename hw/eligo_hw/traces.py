@@ -13,6 +13,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from eligo.config import PsiTable, TraceFormat
+from eligo_hw.words import delayed
 
 
 def decay_trace(trace: Value, code: int, fmt: TraceFormat) -> Value:
@@ -120,8 +121,10 @@ class PreTraceScan(wiring.Component):
             m.d.sync += clearing.eq(1)
         with m.If(self.abort):
             m.d.sync += [walking.eq(0), clearing.eq(1), stage_valid.eq(0), word.eq(0)]
+        # The word's spikes are selected with its read address and held beside it: the wide select is not in front
+        # of the trace arithmetic (the spikes do not change while the scan walks).
         padded = Cat(self.spikes, Const(0, self.words * self.lanes - self.n))
-        spikes = padded.word_select(stage_word, self.lanes)
+        spikes = delayed(m, padded.word_select(word, self.lanes), name="stage_spikes")
         for lane in range(self.lanes):
             unit = PreTraceUnit(self.fmt, self.code)
             m.submodules[f"unit{lane}"] = unit
