@@ -210,8 +210,8 @@ class Accelerator(wiring.Component):
     def _weights(self, m, regs, engine, write_pulse, host_waiting, read_allowed, bad_address):
         """WEIGHT_* registers on the engine's weight port, which is the host's only while the engine is idle.
 
-        The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write:
-        an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that; a write_weight waits for that and
+        The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write, and
+        its slice is held a cycle: an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that; a write_weight waits for that and
         the engine idle this cycle too, then writes. While the host waits, stream words are held so the engine
         reaches idle.
         """
@@ -226,8 +226,10 @@ class Accelerator(wiring.Component):
         lane_bits = layout.per_slice * cfg.weight_bits
         host = engine.weights
         stored = host.rdata.as_value()
-        m.d.comb += [host.layer.eq(layer), host.addr.eq(word_address),
-                     regs.weight_rdata.eq(Mux(in_range, stored.word_select(slice_select, lane_bits), 0)),
+        # The slice read is held a cycle before the register file's read mux: the block RAM's output and the
+        # layer, bank and slice selects are then not in one cycle with it.
+        held_rdata = delayed(m, Mux(in_range, stored.word_select(slice_select, lane_bits), 0), name="held_rdata")
+        m.d.comb += [host.layer.eq(layer), host.addr.eq(word_address), regs.weight_rdata.eq(held_rdata),
                      host.wdata.eq(Cat(Mux(slice_select == s, regs.weight_wdata[:lane_bits],
                                            stored.word_select(s, lane_bits))
                                        for s in range(layout.slices_per_word)))]
@@ -239,6 +241,8 @@ class Accelerator(wiring.Component):
         # depends on registers only; a write also needs the engine idle now.
         word_read = idle_before & ~wrote_before & (address_before == regs.weight_addr)
         fresh = engine.idle & word_read
+        # ``held_rdata`` holds that word's slice a cycle later, unless the address moved or a write came between.
+        word_held = delayed(m, word_read, name="word_held") & word_read
         write_pending = Signal()
         with m.If(write_pulse & in_range):
             m.d.sync += write_pending.eq(1)
@@ -248,9 +252,9 @@ class Accelerator(wiring.Component):
 
         rdata_word = self.regmap["WEIGHT_RDATA"].offset >> 2
         reads_weight = self.s_axil.arvalid & (self.s_axil.araddr[2:] == rdata_word)
-        m.d.comb += read_allowed.eq(~reads_weight | word_read | ~in_range)
+        m.d.comb += read_allowed.eq(~reads_weight | word_held | ~in_range)
         m.d.sync += host_waiting.eq((write_pending & ~host.we) | (write_pulse & in_range)
-                                    | (reads_weight & ~word_read))
+                                    | (reads_weight & ~word_held))
         read_taken = reads_weight & self.s_axil.arready
         m.d.comb += bad_address.eq((write_pulse | read_taken) & ~in_range)
 
