@@ -115,7 +115,8 @@ def place_and_route(top: Elaboratable, make_platform: Callable[[], Platform], bu
 
     Element names of array views are hidden first (``HIDE_ELEMENT_NAMES``). iCE40 synthesis maps multipliers
     to the SB_MAC16 DSPs (``-dsp``), which the UP5K has eight of; without it a single lane's multiplier costs
-    ~100 LCs. When the placer finds no legal placement, up to ``tries`` placements are tried: nextpnr's default
+    ~100 LCs. It also hands the flip-flops to ABC (``-dff``), which merges registers that always hold the same
+    value (the pipeline copies the ECP5 clock work added): 4,635 LC instead of 4,899 for the iCEBreaker build. When the placer finds no legal placement, up to ``tries`` placements are tried: nextpnr's default
     seed, then seeds 2, 3, ... (the same netlist: Yosys is deterministic); the report names the seed that placed.
     """
     configure_environment()
@@ -128,7 +129,7 @@ def place_and_route(top: Elaboratable, make_platform: Callable[[], Platform], bu
             platform.build(
                 top, name=name, build_dir=str(build_dir), do_program=False,
                 script_after_read=HIDE_ELEMENT_NAMES,
-                synth_opts="-dsp" if family == "iCE40" else "",
+                synth_opts="-dsp -dff" if family == "iCE40" else "",
                 script_after_synth=f"tee -q -o {name}.stat.json stat -json",
                 nextpnr_opts=f"--report {name}.report.json --timing-allow-fail"
                              + ("" if seed is None else f" --seed {seed}"),
