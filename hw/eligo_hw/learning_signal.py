@@ -163,10 +163,13 @@ class SoftmaxError(wiring.Component):
                     m.d.sync += remainder.eq(remainder - divisor)
                 m.d.sync += [quotient.eq(next_quotient), bit.eq(bit - 1), divisor.eq(divisor >> 1)]
                 with m.If(bit == 0):
-                    target = Mux(klass == label, unit, 0)
+                    # target - next_quotient, with the last quotient bit (``fits``) chosen after the subtraction,
+                    # so the compare and the subtraction are not one carry chain after the other.
+                    target_less_quotient = Mux(klass == label, unit, 0) - quotient
+                    error = Mux(fits, target_less_quotient - 1, target_less_quotient)
                     for k in range(classes):
                         with m.If(klass == k):
-                            m.d.sync += self.errors[k].eq(target - next_quotient)
+                            m.d.sync += self.errors[k].eq(error)
                     m.d.sync += [klass.eq(klass + 1), *load(klass + 1), quotient.eq(0),
                                  bit.eq(quotient_bits - 1)]
                     with m.If(klass == classes - 1):
