@@ -116,8 +116,9 @@ def place_and_route(top: Elaboratable, make_platform: Callable[[], Platform], bu
     Element names of array views are hidden first (``HIDE_ELEMENT_NAMES``). iCE40 synthesis maps multipliers
     to the SB_MAC16 DSPs (``-dsp``), which the UP5K has eight of; without it a single lane's multiplier costs
     ~100 LCs. It also hands the flip-flops to ABC (``-dff``), which merges registers that always hold the same
-    value (the pipeline copies the ECP5 clock work added): 4,635 LC instead of 4,899 for the iCEBreaker build. When the placer finds no legal placement, up to ``tries`` placements are tried: nextpnr's default
-    seed, then seeds 2, 3, ... (the same netlist: Yosys is deterministic); the report names the seed that placed.
+    value (the pipeline copies the ECP5 clock work added): 4,635 LC instead of 4,899 for the iCEBreaker build.
+    When the placer finds no legal placement, up to ``tries`` placements are tried: nextpnr's default seed, then
+    seeds 2, 3, ... (the same netlist: Yosys is deterministic); the report names the seed that placed.
     """
     configure_environment()
     build_dir = Path(build_dir)

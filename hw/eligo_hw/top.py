@@ -210,10 +210,10 @@ class Accelerator(wiring.Component):
     def _weights(self, m, regs, engine, write_pulse, host_waiting, read_allowed, bad_address):
         """WEIGHT_* registers on the engine's weight port, which is the host's only while the engine is idle.
 
-        The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write, and
-        its slice is held a cycle: an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that; a write_weight waits for that and
-        the engine idle this cycle too, then writes. While the host waits, stream words are held so the engine
-        reaches idle.
+        The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write; its
+        slice is held a cycle, and an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that. A
+        write_weight waits for the word read and the engine idle this cycle too, then writes. While the host
+        waits, stream words are held so the engine reaches idle.
         """
         cfg, layout, regmap = self.cfg, self.layout, self.regmap
         address = regmap["WEIGHT_ADDR"]
