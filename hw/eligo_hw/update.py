@@ -104,14 +104,12 @@ class UpdateLanes(wiring.Component):
         m = Module()
         cfg = self.cfg
         shifts = [self.shift + decay for decay in range(cfg.learning.max_lr_decay + 1)]
-        # Held here: what the adds use; the multiplier's operands are held by ``product_of_held``.
-        noncausal = delayed(m, self.factors.noncausal, 1, "held_noncausal")
-        spike = delayed(m, self.pre.spike, 1, "held_spike")
+        factors, pre = delayed(m, self.factors, 1, "held_factors"), delayed(m, self.pre, 1, "held_pre")
         noise, held_decay = delayed(m, self.noise, 1, "held_noise"), delayed(m, self.decay, 1, "held_decay")
         decay = delayed(m, held_decay, self.latency - 1, "decay")
         for lane in range(cfg.lanes):
             causal = product_of_held(m, platform, self.factors.causal[lane], self.pre.trace, f"lane{lane}_causal")
-            beside = (Mux(spike, noncausal[lane], 0)
+            beside = (Mux(pre.spike, factors.noncausal[lane], 0)
                       + Array(rounding_noise(noise[lane], shift) for shift in shifts)[held_decay])
             if cfg.registered_products:
                 product = Signal.like(causal, name=f"lane{lane}_product")
@@ -275,11 +273,6 @@ class LayerUpdate(wiring.Component):
         row_bits, group_bits = bits(self.row_classes), bits(self.group_classes)
         return Cat(group[:group_bits], row[:row_bits]), Cat(group[group_bits:], row[row_bits:])
 
-    def nonzero_rows(self, pre_word, row_class: int) -> Value:
-        """The lanes of ``pre_word`` whose row is of ``row_class`` (j mod R) and whose trace is not zero."""
-        return Cat((pre_word[lane].trace != 0) if lane % self.row_classes == row_class else Const(0)
-                   for lane in range(self.cfg.lanes))
-
     def elaborate(self, platform):
         m = Module()
         cfg, layouts, groups = self.cfg, self.layouts, self.groups
@@ -298,7 +291,8 @@ class LayerUpdate(wiring.Component):
         factor_nonzero = (self.factor_data.as_value() != 0)
         m.d.comb += [
             pre_wr.en.eq(self.pre_we), pre_wr.addr.eq(self.pre_addr), pre_wr.data.pres.eq(self.pre_data),
-            pre_wr.data.occupied.eq(Cat(self.nonzero_rows(self.pre_data, row_class).any()
+            pre_wr.data.occupied.eq(Cat(Cat(self.pre_data[lane].trace != 0
+                                            for lane in range(row_class, cfg.lanes, self.row_classes)).any()
                                         for row_class in range(self.row_classes))),
             factor_wr.en.eq(self.factor_we), factor_wr.addr.eq(self.factor_addr), factor_wr.data.eq(self.factor_data),
         ]
@@ -383,6 +377,9 @@ class LayerUpdate(wiring.Component):
         row_base = Signal(range(depth))
         row_bits, group_bits = (self.row_classes - 1).bit_length(), (self.group_classes - 1).bit_length()
 
+        def nonzero_rows(pre_word):
+            return Cat((pre_word[lane].trace != 0) if lane % self.row_classes == row_class else Const(0)
+                       for lane in range(lanes))
 
         def enter_row(word_index, pre_word, rows):
             """Start the lowest row of ``rows`` (a non-empty lane mask) in word ``word_index``."""
@@ -431,7 +428,7 @@ class LayerUpdate(wiring.Component):
             with m.State("SCAN"):
                 with m.If(pre_rd.data.occupied[row_class]):
                     m.d.comb += pre_rd.addr.eq(word + 1)
-                    enter_row(word, pre_rd.data.pres, self.nonzero_rows(pre_rd.data.pres, row_class))
+                    enter_row(word, pre_rd.data.pres, nonzero_rows(pre_rd.data.pres))
                     m.next = "VISIT"
                 with m.Elif(last_word):
                     m.next = "FLUSH"
@@ -453,7 +450,7 @@ class LayerUpdate(wiring.Component):
                         m.next = "FLUSH"
                     with m.Elif(pre_rd.data.occupied[row_class]):
                         m.d.comb += [next_word.eq(word + 1), pre_rd.addr.eq(word + 2)]
-                        enter_row(word + 1, pre_rd.data.pres, self.nonzero_rows(pre_rd.data.pres, row_class))
+                        enter_row(word + 1, pre_rd.data.pres, nonzero_rows(pre_rd.data.pres))
                     with m.Elif(word + 1 == n_words - 1):
                         m.next = "FLUSH"
                     with m.Else():
