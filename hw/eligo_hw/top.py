@@ -59,7 +59,8 @@ from eligo.words import PAYLOAD_BITS, Opcode
 from eligo_hw.arith import select
 from eligo_hw.axil import AxiLiteRegisters, AxiLiteSignature
 from eligo_hw.layer_engine import LayerEngine, output_layout
-from eligo_hw.words import Kind, WordDecoder, delayed, saturating_add, saturating_increment
+from eligo_hw.skid import SkidBuffer
+from eligo_hw.words import Command, Kind, WordDecoder, delayed, saturating_add, saturating_increment
 
 AxiStreamSignature = wiring.Signature({"tdata": Out(DATA_BITS), "tvalid": Out(1), "tready": In(1), "tlast": Out(1)})
 """An AXI-Stream of 32-bit words with TLAST, seen from the sender."""
@@ -117,9 +118,13 @@ class Accelerator(wiring.Component):
         running, host_waiting = Signal(), Signal()  # host_waiting: for the weight port
         with m.If(pulse["start"]):
             m.d.sync += running.eq(1)
-        m.d.comb += [decoder.words.payload.eq(self.s_axis.tdata),
-                     decoder.words.valid.eq(self.s_axis.tvalid & running),
-                     self.s_axis.tready.eq(decoder.words.ready & running)]
+        # Register slices on the stream before the decoder and before the engine: the engine's ready, the sequence
+        # check and the event queue's pop are then three short paths, not one.
+        m.submodules.ingress = ingress = SkidBuffer(DATA_BITS)
+        m.submodules.to_engine = to_engine = SkidBuffer(Command)
+        m.d.comb += [ingress.i.payload.eq(self.s_axis.tdata), ingress.i.valid.eq(self.s_axis.tvalid & running),
+                     self.s_axis.tready.eq(ingress.i.ready & running)]
+        wiring.connect(m, ingress.o, decoder.words)
 
         # Sequence check between the decoder and the engine.
         word = decoder.commands.payload
@@ -136,15 +141,25 @@ class Accelerator(wiring.Component):
         # then is there engine state and are there counted spikes to drop, and no earlier packet to cut short.
         engine_in_sample = Signal()
         aborting = pulse["reset_sample"] & in_sample
-        forward = ~out_of_sequence & ~swallowed & ~host_waiting & ~discarding
-        m.d.comb += [engine.commands.payload.eq(word),
-                     engine.commands.valid.eq(decoder.commands.valid & forward),
+        # Words between the check and the engine belong to one sample: nothing follows an END into the slice, so an
+        # abort flushes only words of the sample it aborts.
+        end_held = Signal()
+        forward = ~out_of_sequence & ~swallowed & ~host_waiting & ~discarding & ~end_held
+        # No word moves in the cycle of COMMAND.reset_sample.
+        m.d.comb += [to_engine.i.payload.eq(word),
+                     to_engine.i.valid.eq(decoder.commands.valid & forward & ~pulse["reset_sample"]),
                      decoder.commands.ready.eq(~pulse["reset_sample"]
                                                & Mux(discarding, 1,
-                                                     Mux(forward, engine.commands.ready,
-                                                         out_of_sequence | (swallowed & ~host_waiting)))),
+                                                     Mux(forward, to_engine.i.ready,
+                                                         out_of_sequence | (swallowed & ~host_waiting & ~end_held)))),
+                     engine.commands.payload.eq(to_engine.o.payload),
+                     engine.commands.valid.eq(to_engine.o.valid & ~pulse["reset_sample"]),
+                     to_engine.o.ready.eq(engine.commands.ready & ~pulse["reset_sample"]),
+                     to_engine.flush.eq(aborting),
                      engine.abort.eq(aborting & engine_in_sample)]
         taken = decoder.commands.valid & decoder.commands.ready
+        engine_took = engine.commands.valid & engine.commands.ready
+        engine_word = to_engine.o.payload
         dropped = taken & discarding
         good = taken & ~out_of_sequence & ~discarding
         end_index = Signal(PAYLOAD_BITS)
@@ -155,9 +170,13 @@ class Accelerator(wiring.Component):
             with m.If(is_tick):
                 m.d.sync += [step.eq(step + 1), stepped.eq(1), step_events.eq(0)]
             with m.If(is_end):
-                m.d.sync += [end_index.eq(word.payload), in_sample.eq(0), stepped.eq(0), step.eq(0)]
-        with m.If(engine.commands.valid & engine.commands.ready):
-            m.d.sync += engine_in_sample.eq(~is_end)
+                m.d.sync += [in_sample.eq(0), stepped.eq(0), step.eq(0)]
+        with m.If(to_engine.i.valid & to_engine.i.ready & is_end):
+            m.d.sync += end_held.eq(1)
+        with m.If(engine_took):
+            m.d.sync += engine_in_sample.eq(engine_word.kind != Kind.END)
+            with m.If(engine_word.kind == Kind.END):
+                m.d.sync += [end_index.eq(engine_word.payload), end_held.eq(0)]
         with m.If(dropped & is_end):
             m.d.sync += discarding.eq(0)
         with m.If(pulse["reset_sample"]):
@@ -166,8 +185,7 @@ class Accelerator(wiring.Component):
             m.d.sync += discarding.eq(1)
 
         # An event the engine took counts in EVENTS_IN unless the engine found it repeated in its step.
-        event_taken = Signal()
-        m.d.sync += event_taken.eq(good & is_event)
+        event_taken = delayed(m, engine_took & (engine_word.kind == Kind.EVENT), name="event_taken")
         counting = engine.counting
         duplicate = delayed(m, counting.duplicate_event)
         bad_opcode, bad_address = delayed(m, decoder.rejecting.opcode), delayed(m, decoder.rejecting.address)
@@ -211,9 +229,10 @@ class Accelerator(wiring.Component):
         """WEIGHT_* registers on the engine's weight port, which is the host's only while the engine is idle.
 
         The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write; its
-        slice is held a cycle, and an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that. A
-        write_weight waits for the word read and the engine idle this cycle too, then writes. While the host
-        waits, stream words are held so the engine reaches idle.
+        slice is held a cycle, and an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that. The word to
+        write (that word with WEIGHT_WDATA in its slice) is held a cycle too, so a block RAM's output and the
+        inputs of every layer's memories are not in one cycle: a write_weight waits for it and the engine idle
+        this cycle, then writes. While the host waits, stream words are held so the engine reaches idle.
         """
         cfg, layout, regmap = self.cfg, self.layout, self.regmap
         address = regmap["WEIGHT_ADDR"]
@@ -229,10 +248,11 @@ class Accelerator(wiring.Component):
         # The slice read is held a cycle before the register file's read mux: the block RAM's output and the
         # layer, bank and slice selects are then not in one cycle with it.
         held_rdata = delayed(m, Mux(in_range, stored.word_select(slice_select, lane_bits), 0), name="held_rdata")
+        held_wdata = delayed(m, Cat(Mux(slice_select == s, regs.weight_wdata[:lane_bits],
+                                        stored.word_select(s, lane_bits))
+                                    for s in range(layout.slices_per_word)), name="held_wdata")
         m.d.comb += [host.layer.eq(layer), host.addr.eq(word_address), regs.weight_rdata.eq(held_rdata),
-                     host.wdata.eq(Cat(Mux(slice_select == s, regs.weight_wdata[:lane_bits],
-                                           stored.word_select(s, lane_bits))
-                                       for s in range(layout.slices_per_word)))]
+                     host.wdata.eq(held_wdata)]
 
         idle_before, wrote_before, address_before = Signal(), Signal(), Signal.like(regs.weight_addr)
         m.d.sync += [idle_before.eq(engine.idle), wrote_before.eq(host.we),
@@ -240,13 +260,13 @@ class Accelerator(wiring.Component):
         # The port's address was the host's last cycle, so its word is on ``rdata`` now: a read needs no more, and
         # depends on registers only; a write also needs the engine idle now.
         word_read = idle_before & ~wrote_before & (address_before == regs.weight_addr)
-        fresh = engine.idle & word_read
-        # ``held_rdata`` holds that word's slice a cycle later, unless the address moved or a write came between.
+        # ``held_rdata`` and ``held_wdata`` hold that word a cycle later, unless the address moved or a write came
+        # between.
         word_held = delayed(m, word_read, name="word_held") & word_read
         write_pending = Signal()
         with m.If(write_pulse & in_range):
             m.d.sync += write_pending.eq(1)
-        with m.If(write_pending & fresh):
+        with m.If(write_pending & engine.idle & word_held):
             m.d.comb += host.we.eq(1)
             m.d.sync += write_pending.eq(0)
 

@@ -364,16 +364,20 @@ class LayerUpdate(wiring.Component):
         _, first = lowest(walk.active, groups)
         has_next, following = lowest(groups_left, groups)
 
-        # The pre memory's read address defaults to the current word, so in SCAN its output holds word
-        # ``word``; in VISIT it reads one word ahead and holds word ``word + 1``.
+        # In SCAN the pre memory's output holds word ``word``; in VISIT it holds word ``word + 1``, a word ahead.
+        # Its read address depends on registers only (the state, ``word``, and whether the visit leaves the word),
+        # never on the word it has just read: the address after a read is known before the read's data is.
         word = Signal(range(max(n_words, 2)))
         next_word = Signal(range(max(n_words, 2)))
-        m.d.comb += [next_word.eq(word), pre_rd.addr.eq(next_word)]
+        m.d.comb += next_word.eq(word)
         m.d.sync += word.eq(next_word)
         last_word = word == n_words - 1
         word_pres = Signal(layouts.pre_word)   # the P pre traces of the current word
         pending = Signal(lanes)                # its active rows (of this bank) not visited yet
-        row_pre = Signal(layouts.pre)
+        # The current row's lane; its pre trace is selected from ``word_pres`` when it is used, so entering a row
+        # waits on the lowest non-zero lane only, not on a P-way select after it.
+        row_lane = Signal(range(lanes))
+        row_pre = word_pres.as_value().word_select(row_lane, layouts.pre.size)
         row_base = Signal(range(depth))
         row_bits, group_bits = (self.row_classes - 1).bit_length(), (self.group_classes - 1).bit_length()
 
@@ -384,8 +388,7 @@ class LayerUpdate(wiring.Component):
         def enter_row(word_index, pre_word, rows):
             """Start the lowest row of ``rows`` (a non-empty lane mask) in word ``word_index``."""
             _, lane = lowest(rows, lanes)
-            m.d.sync += [row_pre.eq(pre_word.as_value().word_select(lane, layouts.pre.size)),
-                         pending.eq(without_lowest(rows)), word_pres.eq(pre_word),
+            m.d.sync += [row_lane.eq(lane), pending.eq(without_lowest(rows)), word_pres.eq(pre_word),
                          row_base.eq(((word_index * lanes + lane)[row_bits:] if row_bits else word_index * lanes + lane)
                                      * self.bank_groups),
                          group.eq(first), groups_left.eq(without_lowest(walk.active))]
@@ -420,14 +423,15 @@ class LayerUpdate(wiring.Component):
         host_write = self.weight_we & ~store & (host_bank == bank)  # the enable is gated to IDLE below
         stall = store if self.single_port else Const(0)  # the one port is writing: no read this cycle
 
+        leaving = ~stall & ~has_next & ~pending.any()  # this VISIT cycle is the word's last
         with m.FSM(name=f"walk{bank}") as fsm:
             with m.State("IDLE"):
+                m.d.comb += [next_word.eq(0), pre_rd.addr.eq(0)]
                 with m.If(walk.start):
-                    m.d.comb += next_word.eq(0)
                     m.next = "SCAN"
             with m.State("SCAN"):
+                m.d.comb += pre_rd.addr.eq(word + 1)  # past the last word it is never used
                 with m.If(pre_rd.data.occupied[row_class]):
-                    m.d.comb += pre_rd.addr.eq(word + 1)
                     enter_row(word, pre_rd.data.pres, nonzero_rows(pre_rd.data.pres))
                     m.next = "VISIT"
                 with m.Elif(last_word):
@@ -436,8 +440,9 @@ class LayerUpdate(wiring.Component):
                     m.d.comb += next_word.eq(word + 1)
             with m.State("VISIT"):
                 address = row_base + (group[group_bits:] if group_bits else group)
-                # Look one word ahead, so an active row of the next word follows without a SCAN cycle.
-                m.d.comb += pre_rd.addr.eq(word + 1)
+                # Look one word ahead, so an active row of the next word follows without a SCAN cycle; when the
+                # visit leaves the word, the one after that.
+                m.d.comb += pre_rd.addr.eq(Mux(leaving, word + 2, word + 1))
                 with m.If(~stall):
                     m.d.comb += [read_addr.eq(address), factor_rd.addr.eq(group), walk.visit.eq(1)]
                     saturating_increment(m, walk.visits, 1)
@@ -449,14 +454,15 @@ class LayerUpdate(wiring.Component):
                     with m.Elif(last_word):
                         m.next = "FLUSH"
                     with m.Elif(pre_rd.data.occupied[row_class]):
-                        m.d.comb += [next_word.eq(word + 1), pre_rd.addr.eq(word + 2)]
+                        m.d.comb += next_word.eq(word + 1)
                         enter_row(word + 1, pre_rd.data.pres, nonzero_rows(pre_rd.data.pres))
                     with m.Elif(word + 1 == n_words - 1):
                         m.next = "FLUSH"
                     with m.Else():
-                        m.d.comb += [next_word.eq(word + 2), pre_rd.addr.eq(word + 2)]
+                        m.d.comb += next_word.eq(word + 2)
                         m.next = "SCAN"
             with m.State("FLUSH"):
+                m.d.comb += pre_rd.addr.eq(word)
                 m.next = "IDLE"
         settling = Cat(in_flight).any()
         if self.single_port:  # the memory writes its initial words after reset
