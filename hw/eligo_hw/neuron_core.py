@@ -2,8 +2,10 @@
 
 Neurons sit P per memory word (group g holds neurons g*P .. g*P + P - 1), as
 the weights do. An input event j costs ``groups`` cycles: each cycle reads
-weight word j*groups + g and adds its P weights into the P wide current
-accumulators of group g (never overflowing, ``AcceleratorConfig.accumulator_bits``).
+weight word j*groups + g and, two cycles later (the word read is held a cycle,
+so a block RAM's output and an adder are not in one cycle), adds its P weights
+into the P wide current accumulators of group g (never overflowing,
+``AcceleratorConfig.accumulator_bits``).
 ``fire`` then walks the groups once, one per cycle, doing the rest of the
 model's step for P neurons at a time (``docs/fixed-point.md``, "One time
 step"): saturate the current and leak the membrane (the fire stage, a cycle
@@ -100,8 +102,9 @@ class NeuronCore(wiring.Component):
         m.d.comb += [mem_probe.addr.eq(self.probe_addr), self.probe_membranes.eq(mem_probe.data)]
 
         # Integration: an accepted event issues its groups' reads one per cycle, from the cycle after it is taken
-        # (the weight address comes from registers, not from the stream); the next stage adds. The next event is
-        # taken while the last group issues, so back-to-back events still cost ``groups`` cycles each.
+        # (the weight address comes from registers, not from the stream); the next stage holds the word read, the
+        # one after adds. The next event is taken while the last group issues, so back-to-back events still cost
+        # ``groups`` cycles each.
         issue = Signal()
         issue_row = Signal(range(self.n_in))
         issue_group = Signal(range(max(groups, 2)))
@@ -115,9 +118,11 @@ class NeuronCore(wiring.Component):
         with m.Else():
             m.d.sync += issue.eq(0)
         m.d.comb += [self.weight_addr.eq(issue_row * groups + issue_group), self.weight_read.eq(issue)]
-        add_valid = Signal()
-        add_group = Signal(range(max(groups, 2)))
-        m.d.sync += [add_valid.eq(issue), add_group.eq(issue_group)]
+        fetch_valid, add_valid = Signal(), Signal()
+        fetch_group, add_group = Signal(range(max(groups, 2))), Signal(range(max(groups, 2)))
+        fetched = Signal.like(self.weight_data)
+        m.d.sync += [fetch_valid.eq(issue), fetch_group.eq(issue_group), fetched.eq(self.weight_data),
+                     add_valid.eq(fetch_valid), add_group.eq(fetch_group)]
 
         # Fire and clear walk the groups; the fire stage computes one cycle after its reads.
         walk_group = Signal(range(max(groups, 2)))
@@ -142,18 +147,19 @@ class NeuronCore(wiring.Component):
         with m.If(self.clear | self.abort):
             m.d.sync += clear_busy.eq(1)
         with m.If(self.abort):
-            m.d.sync += [issue.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0), integrate_valid.eq(0),
-                         write_valid.eq(0), walk_group.eq(0)]
+            m.d.sync += [issue.eq(0), fetch_valid.eq(0), add_valid.eq(0), fire_busy.eq(0), fire_valid.eq(0),
+                         integrate_valid.eq(0), write_valid.eq(0), walk_group.eq(0)]
         m.d.comb += [
-            self.busy.eq(issue | add_valid | fire_busy | fire_valid | integrate_valid | write_valid | clear_busy),
-            acc_rd.addr.eq(Mux(fire_busy, walk_group, issue_group)),
+            self.busy.eq(issue | fetch_valid | add_valid | fire_busy | fire_valid | integrate_valid | write_valid
+                         | clear_busy),
+            acc_rd.addr.eq(Mux(fire_busy, walk_group, fetch_group)),
             mem_rd.addr.eq(walk_group),
         ]
 
         with m.If(add_valid):
             m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(add_group)]
             for lane in range(lanes):
-                m.d.comb += acc_wr.data[lane].eq(acc_rd.data[lane] + self.weight_data[lane])
+                m.d.comb += acc_wr.data[lane].eq(acc_rd.data[lane] + fetched[lane])
         with m.If(fire_valid | clear_busy):  # fire empties the accumulators it read; clear empties them all
             m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(Mux(clear_busy, walk_group, fire_group)), acc_wr.data.eq(0)]
 
