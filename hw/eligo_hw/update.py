@@ -276,9 +276,9 @@ class LayerUpdate(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, layouts, groups = self.cfg, self.layouts, self.groups
-        # Beside each pre word, whether each row class has a non-zero trace in it, worked out as it is written: the
-        # walk's choice of the next word to read then waits on one stored bit, not on P comparisons and their OR.
-        pre_entry = data.StructLayout({"pres": layouts.pre_word, "occupied": self.row_classes})
+        # Beside each pre word, which of its lanes have a non-zero trace and whether each row class has one, worked
+        # out as it is written: the walk's choices then wait on stored bits, not on P comparisons and their OR.
+        pre_entry = data.StructLayout({"pres": layouts.pre_word, "nonzero": cfg.lanes, "occupied": self.row_classes})
         m.submodules.pres = pres = Memory(shape=pre_entry, depth=self.pre_words, init=[])
         m.submodules.factors = factors = Memory(shape=layouts.factors, depth=groups, init=[])
         walk_ports = [(pres.read_port(), factors.read_port()) for _ in range(cfg.banks)]
@@ -289,10 +289,11 @@ class LayerUpdate(wiring.Component):
         # Host-side loading; a group is active iff any lane's factor is non-zero.
         active = Signal(groups)
         factor_nonzero = (self.factor_data.as_value() != 0)
+        nonzero = Cat(self.pre_data[lane].trace != 0 for lane in range(cfg.lanes))
         m.d.comb += [
             pre_wr.en.eq(self.pre_we), pre_wr.addr.eq(self.pre_addr), pre_wr.data.pres.eq(self.pre_data),
-            pre_wr.data.occupied.eq(Cat(Cat(self.pre_data[lane].trace != 0
-                                            for lane in range(row_class, cfg.lanes, self.row_classes)).any()
+            pre_wr.data.nonzero.eq(nonzero),
+            pre_wr.data.occupied.eq(Cat(self.rows_of(nonzero, row_class).any()
                                         for row_class in range(self.row_classes))),
             factor_wr.en.eq(self.factor_we), factor_wr.addr.eq(self.factor_addr), factor_wr.data.eq(self.factor_data),
         ]
@@ -326,6 +327,11 @@ class LayerUpdate(wiring.Component):
         m.d.comb += self.busy.eq(Cat(walk.busy for walk in walks).any())
         saturating_increment(m, self.busy_cycles, self.busy)
         return m
+
+    def rows_of(self, nonzero: Value, row_class: int) -> Value:
+        """The lanes of ``nonzero`` (a lane mask) in row class ``row_class``; the others cleared."""
+        return Cat(nonzero[lane] if lane % self.row_classes == row_class else Const(0)
+                   for lane in range(self.cfg.lanes))
 
     def _walk(self, m: Module, bank: int, pre_rd, factor_rd, active: Signal, decay: Signal,
               host_bank: Value, host_local: Value) -> "_Walk":
@@ -361,8 +367,9 @@ class LayerUpdate(wiring.Component):
                                        for g in range(groups)))
         group = Signal(range(max(groups, 2)))
         groups_left = Signal(groups)           # the learning groups of the current row not visited yet
+        more_groups = Signal()                 # groups_left.any(), held beside it
         _, first = lowest(walk.active, groups)
-        has_next, following = lowest(groups_left, groups)
+        _, following = lowest(groups_left, groups)
 
         # In SCAN the pre memory's output holds word ``word``; in VISIT it holds word ``word + 1``, a word ahead.
         # Its read address depends on registers only (the state, ``word``, and whether the visit leaves the word),
@@ -374,6 +381,7 @@ class LayerUpdate(wiring.Component):
         last_word = word == n_words - 1
         word_pres = Signal(layouts.pre_word)   # the P pre traces of the current word
         pending = Signal(lanes)                # its active rows (of this bank) not visited yet
+        more_rows = Signal()                   # pending.any(), held beside it
         # The current row's lane; its pre trace is selected from ``word_pres`` when it is used, so entering a row
         # waits on the lowest non-zero lane only, not on a P-way select after it.
         row_lane = Signal(range(lanes))
@@ -381,17 +389,15 @@ class LayerUpdate(wiring.Component):
         row_base = Signal(range(depth))
         row_bits, group_bits = (self.row_classes - 1).bit_length(), (self.group_classes - 1).bit_length()
 
-        def nonzero_rows(pre_word):
-            return Cat((pre_word[lane].trace != 0) if lane % self.row_classes == row_class else Const(0)
-                       for lane in range(lanes))
-
         def enter_row(word_index, pre_word, rows):
             """Start the lowest row of ``rows`` (a non-empty lane mask) in word ``word_index``."""
             _, lane = lowest(rows, lanes)
-            m.d.sync += [row_lane.eq(lane), pending.eq(without_lowest(rows)), word_pres.eq(pre_word),
+            rows_left, groups_after = without_lowest(rows), without_lowest(walk.active)
+            m.d.sync += [row_lane.eq(lane), pending.eq(rows_left), more_rows.eq(rows_left.any()),
+                         word_pres.eq(pre_word), more_groups.eq(groups_after.any()),
                          row_base.eq(((word_index * lanes + lane)[row_bits:] if row_bits else word_index * lanes + lane)
                                      * self.bank_groups),
-                         group.eq(first), groups_left.eq(without_lowest(walk.active))]
+                         group.eq(first), groups_left.eq(groups_after)]
 
         # The word and factors read this cycle go to the lanes with their pre trace and noise; the lanes hold them
         # and take ``UpdateLanes.latency`` cycles (hold, multiply and add, then shift, add, saturate and write back),
@@ -423,7 +429,8 @@ class LayerUpdate(wiring.Component):
         host_write = self.weight_we & ~store & (host_bank == bank)  # the enable is gated to IDLE below
         stall = store if self.single_port else Const(0)  # the one port is writing: no read this cycle
 
-        leaving = ~stall & ~has_next & ~pending.any()  # this VISIT cycle is the word's last
+        leaving = ~stall & ~more_groups & ~more_rows  # this VISIT cycle is the word's last: registers only
+        fresh_rows = self.rows_of(pre_rd.data.nonzero, row_class)
         with m.FSM(name=f"walk{bank}") as fsm:
             with m.State("IDLE"):
                 m.d.comb += [next_word.eq(0), pre_rd.addr.eq(0)]
@@ -432,7 +439,7 @@ class LayerUpdate(wiring.Component):
             with m.State("SCAN"):
                 m.d.comb += pre_rd.addr.eq(word + 1)  # past the last word it is never used
                 with m.If(pre_rd.data.occupied[row_class]):
-                    enter_row(word, pre_rd.data.pres, nonzero_rows(pre_rd.data.pres))
+                    enter_row(word, pre_rd.data.pres, fresh_rows)
                     m.next = "VISIT"
                 with m.Elif(last_word):
                     m.next = "FLUSH"
@@ -447,15 +454,17 @@ class LayerUpdate(wiring.Component):
                     m.d.comb += [read_addr.eq(address), factor_rd.addr.eq(group), walk.visit.eq(1)]
                     saturating_increment(m, walk.visits, 1)
                     m.d.sync += [stage_valid.eq(1), stage_addr.eq(address), stage_pre.eq(row_pre)]
-                    with m.If(has_next):
-                        m.d.sync += [group.eq(following), groups_left.eq(without_lowest(groups_left))]
-                    with m.Elif(pending.any()):
+                    with m.If(more_groups):
+                        groups_after = without_lowest(groups_left)
+                        m.d.sync += [group.eq(following), groups_left.eq(groups_after),
+                                     more_groups.eq(groups_after.any())]
+                    with m.Elif(more_rows):
                         enter_row(word, word_pres, pending)
                     with m.Elif(last_word):
                         m.next = "FLUSH"
                     with m.Elif(pre_rd.data.occupied[row_class]):
                         m.d.comb += next_word.eq(word + 1)
-                        enter_row(word + 1, pre_rd.data.pres, nonzero_rows(pre_rd.data.pres))
+                        enter_row(word + 1, pre_rd.data.pres, fresh_rows)
                     with m.Elif(word + 1 == n_words - 1):
                         m.next = "FLUSH"
                     with m.Else():
