@@ -144,7 +144,7 @@ def test_back_projection_matches_model(name):
             while ctx.get(unit.busy):
                 busy_cycles += 1
                 await ctx.tick()
-            assert busy_cycles == n_hidden * cfg.groups[1] + 5
+            assert busy_cycles == n_hidden * cfg.groups[1] + 6
             signals = []
             for group in range(cfg.groups[0]):
                 ctx.set(unit.group, group)

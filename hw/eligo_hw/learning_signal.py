@@ -209,11 +209,12 @@ class BackProjection(wiring.Component):
     i's C weights are its G1 consecutive words): a word's P products with
     the errors of its classes (the word and the products each registered) go
     through an adder tree into a register, and
-    a neuron's G1 partial sums into an accumulator that rounds, shifts and
-    saturates into lane i mod P of a staged group of signals. A full group is
+    a neuron's G1 partial sums into an accumulator; a cycle after its last, the
+    sum is rounded, shifted and saturated into lane i mod P of a staged group of
+    signals (the accumulator's adder and the rounding's never share a cycle). A full group is
     written to a small memory (G0 words of P signals) that ``group`` reads, a
     cycle later on ``signals``. ``start`` begins the pass; ``errors`` must hold
-    from then until ``busy`` falls, n_hidden * G1 + 5 cycles later. The readout's
+    from then until ``busy`` falls, n_hidden * G1 + 6 cycles later. The readout's
     weights are on chip, so the signal needs no copy of them (no weight transport).
     """
 
@@ -282,18 +283,23 @@ class BackProjection(wiring.Component):
                      partial_valid.eq(product_valid), partial_neuron.eq(product_neuron),
                      partial_group.eq(product_group), partial.eq(tree_sum(products))]
 
+        # Stage 4: a neuron's sum is in ``total`` the cycle after its last partial sum went in.
         shift = cfg.bp_shift
         running_total = Mux(partial_group == 0, 0, total) + partial
-        signal = saturate((running_total + ((1 << shift) >> 1)) >> shift, cfg.learning.signal_bits)
+        finished, finished_neuron = Signal(), Signal.like(neuron)
+        m.d.sync += [total.eq(running_total), flush.eq(0),
+                     finished.eq(partial_valid & (partial_group == readout_groups - 1)),
+                     finished_neuron.eq(partial_neuron)]
+        signal = saturate((total + ((1 << shift) >> 1)) >> shift, cfg.learning.signal_bits)
         lane_bits = (lanes - 1).bit_length()
-        lane = partial_neuron[:lane_bits] if lanes > 1 else Const(0, 1)
-        m.d.sync += [total.eq(running_total), flush.eq(0)]
-        with m.If(partial_valid & (partial_group == readout_groups - 1)):
+        lane = finished_neuron[:lane_bits] if lanes > 1 else Const(0, 1)
+        with m.If(finished):
             for index in range(lanes):
                 with m.If(lane == index):
                     m.d.sync += staged[index].eq(signal)
-            with m.If((lane == lanes - 1) | (partial_neuron == n_hidden - 1)):
-                m.d.sync += [flush.eq(1), flush_group.eq(partial_neuron >> lane_bits)]
+            with m.If((lane == lanes - 1) | (finished_neuron == n_hidden - 1)):
+                m.d.sync += [flush.eq(1), flush_group.eq(finished_neuron >> lane_bits)]
         m.d.comb += [write.en.eq(flush), write.addr.eq(flush_group), write.data.eq(staged)]
-        m.d.comb += self.busy.eq(running | read_valid | word_valid | product_valid | partial_valid | flush)
+        m.d.comb += self.busy.eq(running | read_valid | word_valid | product_valid | partial_valid | finished
+                                 | flush)
         return m

@@ -23,7 +23,9 @@ differently:
   is a read-modify-write of that word, WEIGHT_RDATA the slice of the word read.
   The engine's weight port is the host's only while the engine is idle, so a
   write waits for it and a WEIGHT_RDATA read is held (ARREADY low) until it is;
-  meanwhile stream words are held so the engine gets there. An engine stalled
+  meanwhile stream words are held so the engine gets there, and a write of
+  WEIGHT_ADDR, WEIGHT_WDATA or COMMAND is held (AWREADY low) until the weight
+  write is done. An engine stalled
   on an undrained output stream never does: read weights between samples.
 * Counters count what the engine's and decoder's own counters count (from
   their ``counting``/``rejecting`` strobes, one cycle later), so
@@ -60,7 +62,7 @@ from eligo_hw.arith import select
 from eligo_hw.axil import AxiLiteRegisters, AxiLiteSignature
 from eligo_hw.layer_engine import LayerEngine, output_layout
 from eligo_hw.skid import SkidBuffer
-from eligo_hw.words import Command, Kind, WordDecoder, delayed, saturating_add, saturating_increment
+from eligo_hw.words import Command, Kind, WordDecoder, delay_line, delayed, saturating_add, saturating_increment
 
 AxiStreamSignature = wiring.Signature({"tdata": Out(DATA_BITS), "tvalid": Out(1), "tready": In(1), "tlast": Out(1)})
 """An AXI-Stream of 32-bit words with TLAST, seen from the sender."""
@@ -89,15 +91,19 @@ class Accelerator(wiring.Component):
         m.submodules.registers = regs = AxiLiteRegisters(regmap)
         m.submodules.decoder = decoder = WordDecoder(cfg.network.n_inputs)
         m.submodules.engine = engine = self.engine
-        # The bus goes straight to the register file, except that a read of WEIGHT_RDATA waits for fresh data.
-        weight_read_allowed = Signal()
+        # The bus goes straight to the register file, except that a read of WEIGHT_RDATA waits for fresh data and
+        # a write of WEIGHT_ADDR, WEIGHT_WDATA or COMMAND waits (AWREADY low) while a weight write waits for the
+        # port: the write must not move under it, nor a second one merge into it.
+        weight_read_allowed, write_allowed = Signal(), Signal()
         for name, member in AxiLiteSignature().members.items():  # flows as the master sees them
-            if name in ("arvalid", "arready"):
+            if name in ("arvalid", "arready", "awvalid", "awready"):
                 continue
             outer, inner = getattr(self.s_axil, name), getattr(regs.s_axil, name)
             m.d.comb += inner.eq(outer) if member.flow == Out else outer.eq(inner)
         m.d.comb += [regs.s_axil.arvalid.eq(self.s_axil.arvalid & weight_read_allowed),
-                     self.s_axil.arready.eq(regs.s_axil.arready & weight_read_allowed)]
+                     self.s_axil.arready.eq(regs.s_axil.arready & weight_read_allowed),
+                     regs.s_axil.awvalid.eq(self.s_axil.awvalid & write_allowed),
+                     self.s_axil.awready.eq(regs.s_axil.awready & write_allowed)]
 
         command = regmap["COMMAND"]
         pulse = {f.name: regs.command[f.lsb] for f in command.fields}
@@ -212,7 +218,7 @@ class Accelerator(wiring.Component):
             m.d.comb += getattr(regs, name).eq(counter)
         m.d.comb += regs.events_dropped.eq(0)
 
-        self._weights(m, regs, engine, pulse["write_weight"], host_waiting, weight_read_allowed,
+        self._weights(m, regs, engine, pulse["write_weight"], host_waiting, weight_read_allowed, write_allowed,
                       raised["bad_weight_address"])
         m.submodules.packetiser = packetiser = OutputPacketiser(cfg)
         wiring.connect(m, engine.output, packetiser.items)
@@ -225,14 +231,15 @@ class Accelerator(wiring.Component):
         ]
         return m
 
-    def _weights(self, m, regs, engine, write_pulse, host_waiting, read_allowed, bad_address):
+    def _weights(self, m, regs, engine, write_pulse, host_waiting, read_allowed, write_allowed, bad_address):
         """WEIGHT_* registers on the engine's weight port, which is the host's only while the engine is idle.
 
-        The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write; its
-        slice is held a cycle, and an AXI read of WEIGHT_RDATA is not taken (ARREADY low) before that. The word to
-        write (that word with WEIGHT_WDATA in its slice) is held a cycle too, so a block RAM's output and the
-        inputs of every layer's memories are not in one cycle: a write_weight waits for it and the engine idle
-        this cycle, then writes. While the host waits, stream words are held so the engine reaches idle.
+        The port's word is read when the engine was idle last cycle, with WEIGHT_ADDR unchanged and no write. It is
+        held a cycle, then its slice (for WEIGHT_RDATA) and the word to write (it with WEIGHT_WDATA in its slice)
+        are held a cycle more: a block RAM's output, the slice selects, the register file's read mux and the inputs
+        of every layer's memories are then never in one cycle. An AXI read of WEIGHT_RDATA is not taken (ARREADY
+        low) before the slice is held; a write_weight waits for that and the engine idle this cycle, then writes.
+        While the host waits, stream words are held so the engine reaches idle.
         """
         cfg, layout, regmap = self.cfg, self.layout, self.regmap
         address = regmap["WEIGHT_ADDR"]
@@ -244,9 +251,7 @@ class Accelerator(wiring.Component):
         in_range = Cat((layer == n) & (index < layout.n_slices(n)) for n in range(layout.n_layers)).any()
         lane_bits = layout.per_slice * cfg.weight_bits
         host = engine.weights
-        stored = host.rdata.as_value()
-        # The slice read is held a cycle before the register file's read mux: the block RAM's output and the
-        # layer, bank and slice selects are then not in one cycle with it.
+        stored = delayed(m, host.rdata.as_value(), name="held_word")
         held_rdata = delayed(m, Mux(in_range, stored.word_select(slice_select, lane_bits), 0), name="held_rdata")
         held_wdata = delayed(m, Cat(Mux(slice_select == s, regs.weight_wdata[:lane_bits],
                                         stored.word_select(s, lane_bits))
@@ -260,9 +265,9 @@ class Accelerator(wiring.Component):
         # The port's address was the host's last cycle, so its word is on ``rdata`` now: a read needs no more, and
         # depends on registers only; a write also needs the engine idle now.
         word_read = idle_before & ~wrote_before & (address_before == regs.weight_addr)
-        # ``held_rdata`` and ``held_wdata`` hold that word a cycle later, unless the address moved or a write came
-        # between.
-        word_held = delayed(m, word_read, name="word_held") & word_read
+        # ``held_rdata`` and ``held_wdata`` hold that word two cycles later, unless the address moved or a write
+        # came between.
+        word_held = Cat(word_read, *delay_line(m, word_read, 2, name="word_held")).all()
         write_pending = Signal()
         with m.If(write_pulse & in_range):
             m.d.sync += write_pending.eq(1)
@@ -272,7 +277,10 @@ class Accelerator(wiring.Component):
 
         rdata_word = self.regmap["WEIGHT_RDATA"].offset >> 2
         reads_weight = self.s_axil.arvalid & (self.s_axil.araddr[2:] == rdata_word)
-        m.d.comb += read_allowed.eq(~reads_weight | word_held | ~in_range)
+        m.d.comb += [read_allowed.eq(~reads_weight | word_held | ~in_range),
+                     write_allowed.eq(~self.s_axil.awaddr[2:].matches(*(regmap[name].offset >> 2 for name in
+                                                                         ("WEIGHT_ADDR", "WEIGHT_WDATA", "COMMAND")))
+                                      | ~((write_pulse & in_range) | write_pending))]
         m.d.sync += host_waiting.eq((write_pending & ~host.we) | (write_pulse & in_range)
                                     | (reads_weight & ~word_held))
         read_taken = reads_weight & self.s_axil.arready
