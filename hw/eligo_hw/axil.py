@@ -103,18 +103,21 @@ class AxiLiteRegisters(wiring.Component):
                 cleared = Mux(hit, written[:reg.width], 0)
                 m.d.sync += value.eq((value & ~cleared) | raised)
 
-        # Read: one request at a time, answered on the cycle after it is taken.
+        # Read: one request at a time, answered on the cycle after it is taken. While no answer is held, the
+        # response registers follow ARADDR every cycle, so the read mux waits on the address only, not on ARVALID.
         read = Signal()
         m.d.comb += [bus.arready.eq(~bus.rvalid), read.eq(bus.arvalid & bus.arready)]
         read_word = bus.araddr[2:]
         read_legal = read_word.matches(*word_of.values())
-        with m.If(read):
-            m.d.sync += [bus.rvalid.eq(1), bus.rresp.eq(Mux(read_legal, OKAY, SLVERR)), bus.rdata.eq(0)]
+        with m.If(~bus.rvalid):
+            m.d.sync += [bus.rresp.eq(Mux(read_legal, OKAY, SLVERR)), bus.rdata.eq(0)]
             with m.Switch(read_word):
                 for reg in self.regmap:
                     if reg.access != "wo":
                         with m.Case(word_of[reg.name]):
                             m.d.sync += bus.rdata.eq(self._read_value(reg))
+        with m.If(read):
+            m.d.sync += bus.rvalid.eq(1)
         with m.Elif(bus.rready):
             m.d.sync += bus.rvalid.eq(0)
 

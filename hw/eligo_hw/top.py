@@ -124,16 +124,17 @@ class Accelerator(wiring.Component):
         running, host_waiting = Signal(), Signal()  # host_waiting: for the weight port
         with m.If(pulse["start"]):
             m.d.sync += running.eq(1)
-        # Register slices on the stream before the decoder and before the engine: the engine's ready, the sequence
-        # check and the event queue's pop are then three short paths, not one.
-        m.submodules.ingress = ingress = SkidBuffer(DATA_BITS)
+        # Register slices on the stream after the decoder and before the engine: the decoder's checks, the
+        # sequence check and the engine's ready are then three short paths, not one.
+        m.submodules.decoded = decoded = SkidBuffer(Command)
         m.submodules.to_engine = to_engine = SkidBuffer(Command)
-        m.d.comb += [ingress.i.payload.eq(self.s_axis.tdata), ingress.i.valid.eq(self.s_axis.tvalid & running),
-                     self.s_axis.tready.eq(ingress.i.ready & running)]
-        wiring.connect(m, ingress.o, decoder.words)
+        m.d.comb += [decoder.words.payload.eq(self.s_axis.tdata),
+                     decoder.words.valid.eq(self.s_axis.tvalid & running),
+                     self.s_axis.tready.eq(decoder.words.ready & running)]
+        wiring.connect(m, decoder.commands, decoded.i)
 
         # Sequence check between the decoder and the engine.
-        word = decoder.commands.payload
+        word = decoded.o.payload
         in_sample, stepped, step_events = Signal(), Signal(), Signal()
         step = Signal(PAYLOAD_BITS)
         is_label, is_tick, is_end, is_event = (word.kind == kind for kind in (Kind.LABEL, Kind.TICK, Kind.END,
@@ -153,17 +154,17 @@ class Accelerator(wiring.Component):
         forward = ~out_of_sequence & ~swallowed & ~host_waiting & ~discarding & ~end_held
         # No word moves in the cycle of COMMAND.reset_sample.
         m.d.comb += [to_engine.i.payload.eq(word),
-                     to_engine.i.valid.eq(decoder.commands.valid & forward & ~pulse["reset_sample"]),
-                     decoder.commands.ready.eq(~pulse["reset_sample"]
-                                               & Mux(discarding, 1,
-                                                     Mux(forward, to_engine.i.ready,
-                                                         out_of_sequence | (swallowed & ~host_waiting & ~end_held)))),
+                     to_engine.i.valid.eq(decoded.o.valid & forward & ~pulse["reset_sample"]),
+                     decoded.o.ready.eq(~pulse["reset_sample"]
+                                        & Mux(discarding, 1,
+                                              Mux(forward, to_engine.i.ready,
+                                                  out_of_sequence | (swallowed & ~host_waiting & ~end_held)))),
                      engine.commands.payload.eq(to_engine.o.payload),
                      engine.commands.valid.eq(to_engine.o.valid & ~pulse["reset_sample"]),
                      to_engine.o.ready.eq(engine.commands.ready & ~pulse["reset_sample"]),
                      to_engine.flush.eq(aborting),
                      engine.abort.eq(aborting & engine_in_sample)]
-        taken = decoder.commands.valid & decoder.commands.ready
+        taken = decoded.o.valid & decoded.o.ready
         engine_took = engine.commands.valid & engine.commands.ready
         engine_word = to_engine.o.payload
         dropped = taken & discarding
