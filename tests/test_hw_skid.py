@@ -68,3 +68,23 @@ def test_full_throughput_when_neither_side_waits():
     """A word a cycle: the slice costs latency, not bandwidth."""
     stats = run(0, 500, p_valid=1.0, p_ready=1.0, p_flush=0.0)
     assert stats["out"] == 499 and stats["held"] == 1
+
+
+def test_unregistered_is_a_wire():
+    """``registered=False``: ``o`` is ``i`` in the same cycle, and a flush refuses the word offered."""
+    dut = SkidBuffer(8, registered=False)
+
+    async def bench(ctx):
+        for valid, ready, flush in [(1, 1, 0), (1, 0, 0), (0, 1, 0), (1, 1, 1)]:
+            ctx.set(dut.i.payload, 0x5A)
+            ctx.set(dut.i.valid, valid)
+            ctx.set(dut.o.ready, ready)
+            ctx.set(dut.flush, flush)
+            assert ctx.get(dut.o.payload) == 0x5A
+            assert ctx.get(dut.o.valid) == (valid and not flush)
+            assert ctx.get(dut.i.ready) == (ready and not flush)
+            await ctx.delay(1e-6)
+
+    sim = Simulator(dut)  # no clock: nothing in it is registered
+    sim.add_testbench(bench)
+    sim.run()

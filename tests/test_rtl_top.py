@@ -18,8 +18,8 @@ SMALL_RUN = {"samples": 5, "steps": 6, "event_rate": 0.3, "weight_seed": 2, "gai
              "timeout_ns": 2_000_000}
 
 
-def run_top(simulator: str, cfg: AcceleratorConfig, run: dict, tmp_path, seed: int = 1):
-    source = write_verilog(Accelerator(cfg), "accelerator", tmp_path / "accelerator.v")
+def run_top(simulator: str, cfg: AcceleratorConfig, run: dict, tmp_path, seed: int = 1, **options):
+    source = write_verilog(Accelerator(cfg, **options), "accelerator", tmp_path / "accelerator.v")
     bench = build_bench(simulator=simulator, sources=[source], toplevel="accelerator", build_dir=tmp_path / simulator)
     return bench.run("eligo_sim.benches.accelerator_top", params={"config": cfg.to_dict(), **run}, seed=seed)
 
@@ -37,3 +37,9 @@ def test_deep_top_matches_model_transport(simulator, tmp_path):
     result = run_top(simulator, DEEP, SMALL_RUN, tmp_path)
     assert result.tests == 4 and result.failed == 0
 
+
+
+def test_top_without_stream_slices_matches_model_transport(tmp_path):
+    """The iCEBreaker's top (no register slices on the word stream) behaves as the default one."""
+    result = run_top("icarus", SMALL, SMALL_RUN, tmp_path, stream_slices=False)
+    assert result.tests == 4 and result.failed == 0

@@ -194,7 +194,8 @@ DESIGNS: dict[str, Design] = {design.name: design for design in (
            "engine (the PYNQ-Z2's programmable-logic design)", top_core, lambda cfg: cfg.lanes, engine_golden),
     Design("accelerator", "the whole accelerator (registers, streams, layer engine) behind the UART bridge on the "
            "board's USB-serial pins, driven by the serial transport", accelerator_core, lambda cfg: cfg.lanes,
-           engine_golden, UartPins, ("single_port_layers", "event_fifo_words", "output_packets")),
+           engine_golden, UartPins, ("single_port_layers", "event_fifo_words", "output_packets",
+                                           "stream_slices")),
 )}
 
 

@@ -20,14 +20,20 @@ class SkidBuffer(wiring.Component):
     """Words of ``shape`` from ``i`` to ``o`` in order, none lost, through registers only.
 
     ``flush`` (a pulse) forgets both words held; a word offered on ``i`` in that cycle is not taken.
+    ``registered=False`` makes it a wire (``i`` is ``o``, nothing held, ``flush`` only refuses ``i``), for a
+    part whose clock needs no slice and whose area cannot spare its flip-flops.
     """
 
-    def __init__(self, shape):
-        self.shape = shape
+    def __init__(self, shape, registered: bool = True):
+        self.shape, self.registered = shape, registered
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape)), "flush": In(1)})
 
     def elaborate(self, platform):
         m = Module()
+        if not self.registered:
+            m.d.comb += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid & ~self.flush),
+                         self.i.ready.eq(self.o.ready & ~self.flush)]
+            return m
         skid_valid = Signal()
         skid = Signal(self.shape)
         m.d.comb += self.i.ready.eq(~skid_valid & ~self.flush)

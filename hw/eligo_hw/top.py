@@ -72,10 +72,12 @@ class Accelerator(wiring.Component):
     """The whole chip for ``cfg``: ``s_axil`` registers, ``s_axis`` event words, ``m_axis`` output packets.
 
     ``single_port_layers``: the layers whose weights sit in single-port memory (``LayerEngine``).
+    ``stream_slices=False`` leaves out the register slices on the word stream (``SkidBuffer``): the same
+    behaviour, with the handshake combinational from the event queue to the engine, for a slow, small part.
     """
 
-    def __init__(self, cfg: AcceleratorConfig, single_port_layers: tuple[int, ...] = ()):
-        self.cfg = cfg
+    def __init__(self, cfg: AcceleratorConfig, single_port_layers: tuple[int, ...] = (), stream_slices: bool = True):
+        self.cfg, self.stream_slices = cfg, stream_slices
         self.regmap = build_register_map(cfg)
         self.layout = WeightLayout(cfg)
         sizes = cfg.network.layer_sizes
@@ -126,8 +128,8 @@ class Accelerator(wiring.Component):
             m.d.sync += running.eq(1)
         # Register slices on the stream after the decoder and before the engine: the decoder's checks, the
         # sequence check and the engine's ready are then three short paths, not one.
-        m.submodules.decoded = decoded = SkidBuffer(Command)
-        m.submodules.to_engine = to_engine = SkidBuffer(Command)
+        m.submodules.decoded = decoded = SkidBuffer(Command, self.stream_slices)
+        m.submodules.to_engine = to_engine = SkidBuffer(Command, self.stream_slices)
         m.d.comb += [decoder.words.payload.eq(self.s_axis.tdata),
                      decoder.words.valid.eq(self.s_axis.tvalid & running),
                      self.s_axis.tready.eq(decoder.words.ready & running)]

@@ -33,6 +33,7 @@ from eligo.layout import output_length
 from eligo.regmap import DATA_BITS
 from eligo_hw.axil import OKAY, AxiLiteSignature
 from eligo_hw.buffers import AxiStreamFifo, PacketBuffer, StreamFifo
+from eligo_hw.skid import SkidBuffer
 from eligo_hw.top import Accelerator, AxiStreamSignature
 
 DEFAULT_BAUD = 115_200
@@ -327,8 +328,8 @@ def output_depth_for(cfg: AcceleratorConfig, packets: int = 2) -> int:
 
 class SerialAccelerator(wiring.Component):
     """The accelerator top behind a UART: ``rx``/``tx`` pins at ``baud`` from ``cfg.clock_hz`` (or an explicit
-    ``divider`` of clocks per bit), the ``serial`` transport's frames on them. ``single_port_layers`` as for
-    ``Accelerator``.
+    ``divider`` of clocks per bit), the ``serial`` transport's frames on them. ``single_port_layers`` and
+    ``stream_slices`` as for ``Accelerator``.
 
     Smaller buffers for a small part (the iCE40 UP5K) cost waiting, never results: ``event_fifo_words``
     (at least 2, still a registered hand-over) words between the bridge and the top, and room for
@@ -336,13 +337,13 @@ class SerialAccelerator(wiring.Component):
 
     def __init__(self, cfg: AcceleratorConfig, baud: int = DEFAULT_BAUD, divider: int | None = None,
                  single_port_layers: tuple[int, ...] = (), event_fifo_words: int = EVENT_FIFO_WORDS,
-                 output_packets: int = 2):
+                 output_packets: int = 2, stream_slices: bool = True):
         if event_fifo_words < 2:
             raise ValueError(f"event_fifo_words must be at least 2 (a registered hand-over), got {event_fifo_words}")
         if output_packets < 1:
             raise ValueError(f"output_packets must be at least 1, got {output_packets}")
         self.cfg = cfg
-        self.single_port_layers = single_port_layers
+        self.single_port_layers, self.stream_slices = single_port_layers, stream_slices
         self.event_fifo_words, self.output_packets = event_fifo_words, output_packets
         self.divider = divider if divider is not None else clocks_per_bit(cfg.clock_hz, baud)
         _check_divider(self.divider)
@@ -354,7 +355,7 @@ class SerialAccelerator(wiring.Component):
         m.submodules.uart_tx = tx = UartTx(self.divider)
         m.submodules.bridge = bridge = SerialBridge(output_depth_for(self.cfg, self.output_packets),
                                                     max_packets=2 * self.output_packets)
-        m.submodules.top = top = Accelerator(self.cfg, self.single_port_layers)
+        m.submodules.top = top = Accelerator(self.cfg, self.single_port_layers, self.stream_slices)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
         wiring.connect(m, rx.bytes, bridge.requests)
         wiring.connect(m, bridge.answers, tx.bytes)
@@ -364,5 +365,11 @@ class SerialAccelerator(wiring.Component):
         m.submodules.event_words = events = AxiStreamFifo(self.event_fifo_words)
         wiring.connect(m, bridge.m_axis, events.s_axis)
         wiring.connect(m, events.m_axis, top.s_axis)
-        wiring.connect(m, top.m_axis, bridge.s_axis)
+        # Packets leave through a register slice: the bridge's packet buffer's fill level and the engine's output
+        # handshake are then not one path.
+        m.submodules.packet_words = packet_words = SkidBuffer(DATA_BITS + 1, self.stream_slices)
+        m.d.comb += [packet_words.i.payload.eq(Cat(top.m_axis.tdata, top.m_axis.tlast)),
+                     packet_words.i.valid.eq(top.m_axis.tvalid), top.m_axis.tready.eq(packet_words.i.ready),
+                     Cat(bridge.s_axis.tdata, bridge.s_axis.tlast).eq(packet_words.o.payload),
+                     bridge.s_axis.tvalid.eq(packet_words.o.valid), packet_words.o.ready.eq(bridge.s_axis.tready)]
         return m
