@@ -185,6 +185,16 @@ def test_core_verilog_parses_in_yosys(tmp_path):
     assert verilog.stat().st_size > 1000
 
 
+def test_flows_run_yosys_through_the_deeper_stack_launcher():
+    """``eligo-yosys`` (the Yosys the flows run) is installed, runs Yosys, and is what Amaranth is told to call."""
+    from eligo.toolchain import configure_environment
+
+    env = configure_environment({"PATH": ""})
+    assert env["YOSYS"] == "eligo-yosys"
+    out = subprocess.run([env["YOSYS"], "-V"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and "Yosys" in out.stdout, out.stderr
+
+
 def test_engine_golden_carries_the_word_stream_of_its_sample():
     cfg = AcceleratorConfig(network=NetworkShape(n_inputs=16, hidden=(16,), n_classes=4), lanes=4)
     inputs, expected = get_design("engine").golden(cfg, 1)
