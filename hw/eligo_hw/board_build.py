@@ -67,7 +67,7 @@ def write_golden(folder: Path, inputs: dict, expected: dict, seed: int) -> None:
 
 
 def build_on_board(board: Board, design: Design, cfg: AcceleratorConfig, out_dir: Path, *,
-                   clock_mhz: float | None = None, seed: int = 0,
+                   clock_mhz: float | None = None, seed: int = 0, placement_seed: int | None = None,
                    progress: Callable[[str], None] = lambda message: None) -> dict:
     """Build ``design`` for ``board`` into ``out_dir``; returns the summary also written there."""
     out_dir = Path(out_dir)
@@ -90,6 +90,7 @@ def build_on_board(board: Board, design: Design, cfg: AcceleratorConfig, out_dir
         top = PllClocked(harness, board, target_mhz * 1e6)
         progress(f"{board.name}: synthesis, place and route at {top.clock_hz / 1e6:.2f} MHz")
         report = place_and_route(top, board.platform, build_dir, name, tries=board.placement_tries,
+                                 seed=placement_seed,
                                  progress=lambda message: progress(f"{board.name}: {message}"))
         for pattern in KEPT_REPORTS:
             copy_report(build_dir / pattern.format(name=name), out_dir)

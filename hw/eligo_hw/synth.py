@@ -110,20 +110,24 @@ PLACEMENT_FAILURES = ("Unable to find legal placement", "failed to place chain")
 
 
 def place_and_route(top: Elaboratable, make_platform: Callable[[], Platform], build_dir: Path, name: str = "top",
-                    tries: int = 1, progress: Callable[[str], None] = lambda message: None) -> SynthReport:
+                    tries: int = 1, seed: int | None = None,
+                    progress: Callable[[str], None] = lambda message: None) -> SynthReport:
     """Synthesise, place and route ``top`` for ``make_platform()`` (and pack a bitstream) into ``build_dir``.
 
     Element names of array views are hidden first (``HIDE_ELEMENT_NAMES``). iCE40 synthesis maps multipliers
     to the SB_MAC16 DSPs (``-dsp``), which the UP5K has eight of; without it a single lane's multiplier costs
     ~100 LCs. It also hands the flip-flops to ABC (``-dff``), which merges registers that always hold the same
     value (the pipeline copies the ECP5 clock work added): 4,635 LC instead of 4,899 for the iCEBreaker build.
-    When the placer finds no legal placement, up to ``tries`` placements are tried: nextpnr's default seed, then
-    seeds 2, 3, ... (the same netlist: Yosys is deterministic); the report names the seed that placed.
+    When the placer finds no legal placement, up to ``tries`` placements are tried: ``seed`` (default: nextpnr's
+    own), then the seeds after it (2, 3, ... after the default; the same netlist: Yosys is deterministic); the
+    report names the seed that placed. A placement's timing depends on its seed as much as on small edits
+    (several MHz at 75 MHz on the ECP5), so a committed build names its seed and a rebuild uses it.
     """
     configure_environment()
     build_dir = Path(build_dir)
+    first = 1 if seed is None else seed
     for attempt in range(1, tries + 1):
-        seed = None if attempt == 1 else attempt
+        seed = None if attempt == 1 and first == 1 else first + attempt - 1
         platform = make_platform()  # a platform prepares one build
         family = getattr(platform, "family", None)
         try:
@@ -139,7 +143,7 @@ def place_and_route(top: Elaboratable, make_platform: Callable[[], Platform], bu
         except subprocess.CalledProcessError as exc:
             errors = log_errors(build_dir / f"{name}.tim") or log_errors(build_dir / f"{name}.rpt")
             if attempt < tries and any(failure in errors for failure in PLACEMENT_FAILURES):
-                progress(f"no legal placement with seed {seed or 'default'}; trying seed {attempt + 1}")
+                progress(f"no legal placement with seed {seed or 'default'}; trying seed {first + attempt}")
                 continue
             raise BuildFailed(f"{type(platform).__name__}: build failed ({exc.returncode}):\n{errors}") from exc
     bitstream = next((build_dir / f"{name}{ext}" for ext in (".bit", ".bin") if (build_dir / f"{name}{ext}").exists()),

@@ -64,6 +64,9 @@ def register(subparsers) -> None:
     p.add_argument("--classes", type=_positive, help="output classes")
     p.add_argument("--clock-mhz", type=_frequency, help="clock to meet (default: the board's target)")
     p.add_argument("--seed", type=int, default=0, help="seed of the golden vectors (default 0)")
+    p.add_argument("--placement-seed", type=int, default=None,
+                   help="nextpnr's placement seed (default: its own); a committed build's summary names the one it "
+                        "used (placement_seed)")
     p.add_argument("--out", type=Path, help="output folder (default: bitstreams/<board>/<design>)")
     p.set_defaults(func=run)
 
@@ -107,6 +110,7 @@ def run(args) -> int:
     out = args.out or Path("bitstreams") / board.name / design.name
     try:
         summary = build_on_board(board, design, cfg, out, clock_mhz=args.clock_mhz, seed=args.seed,
+                                 placement_seed=args.placement_seed,
                                  progress=lambda message: print(message, file=sys.stderr, flush=True))
     except BoardError as exc:
         print(f"error: {exc}", file=sys.stderr)
