@@ -42,7 +42,7 @@ from eligo_hw.layer_datapath import LayerDatapath, WeightPortSignature, probe_la
 from eligo_hw.learning_signal import (BackProjection, Projection, SoftmaxError, logit_bits, square_wave_negative,
                                       tree_sum)
 from eligo_hw.lfsr import LfsrBank
-from eligo_hw.words import Command, Kind, saturating_increment
+from eligo_hw.words import Command, Kind, delayed, saturating_increment
 
 PHASES = ("integrate", "fire", "readout", "traces", "learn", "end", "stall")
 COUNTERS = ("steps", "learn_words", "learn_steps", "duplicate_events", "bad_labels",
@@ -281,6 +281,8 @@ class LayerEngine(wiring.Component):
             m.d.sync += abort_pending.eq(0)
         # The walks' start, which the layers register: unconditional, so Icarus never registers an X from time 0.
         m.d.comb += [layer.learn.start.eq(fsm.ongoing("UPDATE_START")) for layer in layers]
+        m.d.sync += [step.waited.eq(fsm.ongoing("RUN") & self.commands.valid & ~self.commands.ready),
+                     step.seen.eq(step.inputs[0].bit_select(self.commands.payload.payload, 1))]
         # The host ports are free; an unconditional assignment, so Icarus evaluates it from time 0.
         m.d.comb += self.idle.eq(fsm.ongoing("RUN") & ~layers[0].busy & ~self.commands.valid & ~loading)
         phase_states = {
@@ -313,16 +315,20 @@ class LayerEngine(wiring.Component):
         command, first = self.commands.payload, self.layers[0]
         inputs = step.inputs[0]
         # An input's bit is set the cycle after its event is taken (the decoder of the payload and the take are
-        # not in one cycle with the bitmap's 512 enables); the next event is compared with it meanwhile.
+        # not in one cycle with the bitmap's 512 enables), and an EVENT is taken only after a cycle on offer, its
+        # bit read then (``step.seen``: the 512-way select is not in one cycle with the take). An event taken in
+        # the last two cycles is compared with the offer meanwhile.
         marking, marked = Signal(), Signal.like(command.payload)
         m.d.sync += marking.eq(0)
         with m.If(marking):
             m.d.sync += inputs.bit_select(marked, 1).eq(1)
-        duplicate = inputs.bit_select(command.payload, 1) | (marking & (marked == command.payload))
+        marked_last, marked_before = delayed(m, marking, name="marked_last"), delayed(m, marked, name="marked_before")
+        duplicate = (step.seen | (marked_last & (marked_before == command.payload))
+                     | (marking & (marked == command.payload)))
         with m.Switch(command.kind):
             with m.Case(Kind.EVENT):  # taken when the core can take one, so the repeat check is not on the handshake
-                m.d.comb += [first.events.valid.eq(self.commands.valid & ~step.refuse & ~duplicate),
-                             step.ready.eq(first.events.ready)]
+                m.d.comb += [first.events.valid.eq(self.commands.valid & step.waited & ~step.refuse & ~duplicate),
+                             step.ready.eq(first.events.ready & step.waited)]
             with m.Case(Kind.TICK):
                 m.d.comb += step.ready.eq(~first.busy)
             with m.Default():
@@ -509,6 +515,8 @@ class _Step:
         self.logits = Signal(logits)
         self.label, self.labelled = Signal(range(classes)), Signal()
         self.started = Signal()           # the sample has seen a word other than LABEL
+        # The command on offer was on offer in RUN last cycle too (``waited``), and its input's bit then (``seen``).
+        self.waited, self.seen = Signal(), Signal()
         self.index = Signal(cfg.readout.score_bits, name="step")
         self.softmax = SoftmaxError(cfg)
         self.softmax_source = Signal(range(len(hidden) + 1))  # 0: the readout's logits, l + 1: z of layer l
