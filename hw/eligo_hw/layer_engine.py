@@ -4,9 +4,10 @@ It takes the decoded word stream (``WordDecoder.commands``) and runs the
 model's step (``docs/fixed-point.md``, "One time step"; ``docs/architecture.md``
 for the phases and their cycle costs) on a list of ``LayerDatapath``s:
 
-* RUN: EVENT j is integrated into the first hidden layer (``groups`` cycles);
-  LABEL arms learning for the sample; TICK closes the step; END emits the
-  class scores and clears the per-sample state.
+* RUN: EVENT j is integrated into the first hidden layer (``groups`` cycles;
+  taken after a cycle on offer, which the event before it hides when
+  ``groups`` > 1); LABEL arms learning for the sample; TICK closes the step;
+  END emits the class scores and clears the per-sample state.
 * FIRE l, TRANSFER l for each hidden layer l: the layer walks its groups,
   collecting its spikes (and TESS's z_l), and starts its pre-trace scan; then
   each spike leaves on ``output`` (back-pressure stalls it) and is integrated
